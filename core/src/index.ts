@@ -1,0 +1,17 @@
+export * from './errors.js';
+export * from './ids.js';
+export * from './logger.js';
+export * from './model/machine.js';
+export * from './model/hardware.js';
+export * from './model/build.js';
+export * from './lifecycle/index.js';
+export * from './events/event-bus.js';
+export * from './boot/index.js';
+export * from './boot/boot-planner.js';
+export * from './store/index.js';
+export * from './extension-points/index.js';
+export * from './plugins/service-ref.js';
+export * from './plugins/define-plugin.js';
+export * from './plugins/core-services.js';
+export * from './runtime/metalplane.js';
+export { validateWithDefaults } from './runtime/validate.js';

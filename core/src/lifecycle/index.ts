@@ -1,0 +1,3 @@
+export * from './phases.js';
+export * from './transitions.js';
+export * from './transition.js';

@@ -1,0 +1,113 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/**
+ * Core's schema, in order. Only types that mean the same on SQLite and PostgreSQL are
+ * used (text, integer); a migration once released is never edited, only followed.
+ */
+export const coreMigrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('machines')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('hostname', 'text')
+        .addColumn('phase', 'text', (c) => c.notNull())
+        .addColumn('roles', 'text', (c) => c.notNull())
+        .addColumn('taints', 'text', (c) => c.notNull())
+        .addColumn('conditions', 'text', (c) => c.notNull())
+        .addColumn('hardware', 'text', (c) => c.notNull())
+        .addColumn('boot_from_disk', 'text', (c) => c.notNull())
+        .addColumn('netboot', 'text', (c) => c.notNull())
+        .addColumn('resource_version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('last_seen_at', 'text')
+        .execute();
+      await db.schema.createIndex('machines_phase').on('machines').column('phase').execute();
+      await db.schema.createIndex('machines_hostname').on('machines').column('hostname').execute();
+
+      // One row per key; the primary key is what makes a MAC or serial belong to one machine.
+      await db.schema
+        .createTable('machine_identities')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('machine_id', 'text', (c) => c.notNull().references('machines.id').onDelete('cascade'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('machine_identities_pk', ['kind', 'value'])
+        .execute();
+      await db.schema.createIndex('machine_identities_machine').on('machine_identities').column('machine_id').execute();
+
+      await db.schema
+        .createTable('machine_labels')
+        .addColumn('machine_id', 'text', (c) => c.notNull().references('machines.id').onDelete('cascade'))
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('machine_labels_pk', ['machine_id', 'key'])
+        .execute();
+      await db.schema.createIndex('machine_labels_key_value').on('machine_labels').columns(['key', 'value']).execute();
+
+      await db.schema
+        .createTable('machine_events')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('machine_id', 'text', (c) => c.notNull().references('machines.id').onDelete('cascade'))
+        .addColumn('transition', 'text', (c) => c.notNull())
+        .addColumn('from_phase', 'text', (c) => c.notNull())
+        .addColumn('to_phase', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('machine_events_machine').on('machine_events').columns(['machine_id', 'id']).execute();
+
+      await db.schema
+        .createTable('boot_profiles')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('resource_version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('boot_intents')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        // No cascade: a profile in use cannot be deleted out from under its intents.
+        .addColumn('profile', 'text', (c) => c.notNull().references('boot_profiles.name'))
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('consumed_at', 'text')
+        .addColumn('resource_version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('boot_intents_profile').on('boot_intents').column('profile').execute();
+
+      await db.schema
+        .createTable('builds')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('machine_id', 'text', (c) => c.notNull().references('machines.id').onDelete('cascade'))
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('artifacts', 'text')
+        .addColumn('error', 'text')
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_expires_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .execute();
+      await db.schema.createIndex('builds_machine').on('builds').columns(['machine_id', 'created_at']).execute();
+      await db.schema.createIndex('builds_status').on('builds').columns(['status', 'created_at']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const table of ['builds', 'boot_intents', 'boot_profiles', 'machine_events', 'machine_labels', 'machine_identities', 'machines']) {
+        await sql`drop table if exists ${sql.table(table)}`.execute(db);
+      }
+    },
+  },
+};
+
+export const coreMigrationProvider: MigrationProvider = {
+  getMigrations: async () => coreMigrations,
+};

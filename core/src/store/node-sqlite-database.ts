@@ -1,0 +1,62 @@
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { SqliteDatabase, SqliteStatement } from 'kysely';
+
+type SqliteValue = null | number | bigint | string | Uint8Array;
+
+/** node:sqlite binds only these types; kysely may hand us booleans, Dates and undefined. */
+function toSqliteValue(value: unknown): SqliteValue {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'string') return value;
+  if (value instanceof Uint8Array) return value;
+  throw new TypeError(`cannot bind a ${typeof value} to SQLite`);
+}
+
+function bind(parameters: ReadonlyArray<unknown>): SqliteValue[] {
+  return parameters.map(toSqliteValue);
+}
+
+class NodeSqliteStatement implements SqliteStatement {
+  readonly #statement: StatementSync;
+  readonly reader: boolean;
+
+  constructor(statement: StatementSync) {
+    this.#statement = statement;
+    // kysely asks whether a statement returns rows to choose between all() and run().
+    this.reader = statement.columns().length > 0;
+  }
+
+  all(parameters: ReadonlyArray<unknown>): unknown[] {
+    return this.#statement.all(...bind(parameters));
+  }
+
+  run(parameters: ReadonlyArray<unknown>): { changes: number | bigint; lastInsertRowid: number | bigint } {
+    return this.#statement.run(...bind(parameters));
+  }
+
+  iterate(parameters: ReadonlyArray<unknown>): IterableIterator<unknown> {
+    return this.#statement.iterate(...bind(parameters));
+  }
+}
+
+export interface NodeSqliteOptions {
+  readonly busyTimeoutMs: number;
+}
+
+/**
+ * Adapts `node:sqlite` to the driver interface of kysely's SQLite dialect, so the embedded
+ * default needs no native addon. WAL lets readers proceed during a write, and the busy
+ * timeout makes a second process wait for the write lock instead of failing at once.
+ */
+export function openNodeSqliteDatabase(path: string, options: NodeSqliteOptions): SqliteDatabase {
+  const database = new DatabaseSync(path);
+  database.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
+  if (path !== ':memory:') database.exec('PRAGMA journal_mode = WAL');
+  database.exec('PRAGMA foreign_keys = ON');
+  database.exec('PRAGMA synchronous = NORMAL');
+  return {
+    close: () => database.close(),
+    prepare: (sql: string) => new NodeSqliteStatement(database.prepare(sql)),
+  };
+}

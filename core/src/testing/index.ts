@@ -1,0 +1,2 @@
+export { createTestDatabase, testDatabaseNames } from './databases.js';
+export type { TestDatabase, TestDatabaseName } from './databases.js';

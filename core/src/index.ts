@@ -15,3 +15,4 @@ export * from './plugins/define-plugin.js';
 export * from './plugins/core-services.js';
 export * from './runtime/metalplane.js';
 export { validateWithDefaults } from './runtime/validate.js';
+export * from './enrollment/index.js';

@@ -97,7 +97,9 @@ function decideDirect(input: BootDecisionInput): DirectBootPlan {
     return {
       kind: 'localboot',
       method: machine.bootFromDisk,
-      reason: `machine is in phase ${machine.phase}: booting from disk (${machine.bootFromDisk}); boot intents are not applied in this phase`,
+      reason:
+        `machine is in phase ${machine.phase}: booting from disk (${machine.bootFromDisk}); ` +
+        'boot intents are not applied in this phase',
     };
   }
 
@@ -108,9 +110,7 @@ function decideDirect(input: BootDecisionInput): DirectBootPlan {
     return {
       kind: 'localboot',
       method: machine.bootFromDisk,
-      reason: first
-        ? `${first.note}; booting from disk`
-        : 'no boot intent: booting from disk',
+      reason: first ? `${first.note}; booting from disk` : 'no boot intent: booting from disk',
       ...(first ? { intentId: first.intent.id, profileName: first.intent.spec.profile } : {}),
     };
   }
@@ -189,7 +189,9 @@ export function matchesSelector(selector: BootSelector, machine: Machine, reques
     const mac = selector.mac.toLowerCase();
     return mac === request.mac.toLowerCase() || machineMacs(machine).some((m) => m.toLowerCase() === mac);
   }
-  return Object.entries(selector.labels).every(([key, value]) => machine.labels[key] === value);
+  const wanted = Object.entries(selector.labels);
+  // An empty selector would reinstall the whole fleet; the schema refuses it, and so do we.
+  return wanted.length > 0 && wanted.every(([key, value]) => machine.labels[key] === value);
 }
 
 function specificity(selector: BootSelector): number {
@@ -239,7 +241,8 @@ export function planForProfile(
       };
     case 'talos': {
       const arch = spec.arch ?? talosArchFor(request.arch);
-      const base = `${trimTrailingSlashes(spec.factoryUrl ?? TALOS_FACTORY_URL)}/image/${spec.schematic}/${spec.version}`;
+      const factory = trimTrailingSlashes(spec.factoryUrl ?? TALOS_FACTORY_URL);
+      const base = `${factory}/image/${spec.schematic}/${spec.version}`;
       return {
         kind: 'kernel',
         kernel: `${base}/kernel-${arch}`,

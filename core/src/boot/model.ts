@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { LabelsSchema, MacAddressSchema } from '../model/machine.js';
+import { LabelSelectorSchema, MacAddressSchema } from '../model/machine.js';
 
 export const BootProfileKinds = ['talos', 'nixos', 'kernel', 'ipxe', 'localboot'] as const;
 export type BootProfileKind = (typeof BootProfileKinds)[number];
@@ -84,7 +84,7 @@ export type BootProfile = Static<typeof BootProfileSchema>;
 export const BootSelectorSchema = Type.Union([
   Type.Object({ machineId: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
   Type.Object({ mac: MacAddressSchema }, { additionalProperties: false }),
-  Type.Object({ labels: LabelsSchema }, { additionalProperties: false }),
+  Type.Object({ labels: LabelSelectorSchema }, { additionalProperties: false }),
 ]);
 export type BootSelector = Static<typeof BootSelectorSchema>;
 

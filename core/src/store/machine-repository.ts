@@ -25,7 +25,9 @@ export interface NewMachine extends MachineSpec {
 }
 
 /** Observed state that enrollment and plugins write, beside the operator's spec. */
-export interface MachineUpdate extends MachineSpec {
+export interface MachineUpdate extends Omit<MachineSpec, 'hostname'> {
+  /** A string sets it, null clears it, undefined keeps it. */
+  readonly hostname?: string | null;
   readonly hardware?: HardwareInventory;
   readonly conditions?: readonly Condition[];
   readonly netboot?: NetbootState;

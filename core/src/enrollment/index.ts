@@ -1,0 +1,3 @@
+export * from './seed-payload.js';
+export * from './identity-keys.js';
+export * from './enroll.js';

@@ -62,7 +62,12 @@ export class MachineRepository {
     this.#adapter = adapter;
   }
 
+  /** Creates the machine with its keys and labels, all or nothing. */
   async create(input: NewMachine): Promise<Machine> {
+    return this.#atomically((repository) => repository.#create(input));
+  }
+
+  async #create(input: NewMachine): Promise<Machine> {
     const now = new Date().toISOString();
     const id = newId();
     const row: MachinesTable = {
@@ -140,6 +145,10 @@ export class MachineRepository {
    * and bumps the version. A stale version is a ConflictError: the caller re-reads.
    */
   async update(id: string, update: MachineUpdate, expectedVersion?: number): Promise<Machine> {
+    return this.#atomically((repository) => repository.#update(id, update, expectedVersion));
+  }
+
+  async #update(id: string, update: MachineUpdate, expectedVersion?: number): Promise<Machine> {
     const current = await this.require(id);
     const version = expectedVersion ?? current.resourceVersion;
     const now = new Date().toISOString();
@@ -190,6 +199,12 @@ export class MachineRepository {
   /** Records contact; does not bump the resource version, so it never races an operator's edit. */
   async touch(id: string, at: Date = new Date()): Promise<void> {
     await this.#db.updateTable('machines').set({ last_seen_at: at.toISOString() }).where('id', '=', id).execute();
+  }
+
+  /** A write of several rows (machine, keys, labels) must not stay half done when a key is taken. */
+  async #atomically<T>(work: (repository: MachineRepository) => Promise<T>): Promise<T> {
+    if (this.#db.isTransaction) return work(this);
+    return this.#db.transaction().execute((trx) => work(new MachineRepository(trx, this.#adapter)));
   }
 
   async #insertIdentity(machineId: string, keys: readonly IdentityKey[], now: string): Promise<void> {

@@ -1,0 +1,224 @@
+import {
+  BootArchs,
+  BootClients,
+  BootPlanSchema,
+  InputError,
+  MachinePhases,
+  MachineSchema,
+  MachineSpecSchema,
+  normalizeMac,
+  type Metalplane,
+} from '@metalplane/core';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { PageQuerySchema, ResourceVersionField, errorResponses } from '../schemas.js';
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+/** `rack=a` -> ['rack', 'a']; the first `=` separates key and value. */
+export function parseLabelFilters(filters: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const [i, filter] of filters.entries()) {
+    const at = filter.indexOf('=');
+    if (at <= 0) throw new InputError(`label filter "${filter}" is not key=value`, [{ path: `/querystring/label/${i}`, message: 'must be key=value' }]);
+    labels[filter.slice(0, at)] = filter.slice(at + 1);
+  }
+  return labels;
+}
+
+export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane): Promise<void> {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  api.get(
+    '/machines',
+    {
+      schema: {
+        tags: ['machines'],
+        summary: 'List machines',
+        description: 'Filters combine with AND. `label` may repeat: `?label=rack=a&label=role=db`.',
+        querystring: Type.Object(
+          {
+            phase: Type.Optional(Type.Union(MachinePhases.map((p) => Type.Literal(p)))),
+            label: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+            mac: Type.Optional(Type.String()),
+            ...PageQuerySchema,
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ items: Type.Array(MachineSchema), next: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      let mac: string | undefined;
+      if (q.mac !== undefined) {
+        mac = normalizeMac(q.mac) ?? undefined;
+        if (!mac) throw new InputError(`mac "${q.mac}" is not a MAC address`, [{ path: '/querystring/mac', message: 'must be a MAC address' }]);
+      }
+      return metalplane.store.machines.list({
+        limit: q.limit ?? 100,
+        ...(q.phase ? { phase: q.phase } : {}),
+        ...(q.label ? { labels: parseLabelFilters(q.label) } : {}),
+        ...(mac ? { mac } : {}),
+        ...(q.continue ? { after: q.continue } : {}),
+      });
+    },
+  );
+
+  api.get(
+    '/machines/:id',
+    { schema: { tags: ['machines'], summary: 'Get a machine', params: IdParams, response: { 200: MachineSchema, ...errorResponses } } },
+    async (request) => metalplane.store.machines.require(request.params.id),
+  );
+
+  api.put(
+    '/machines/:id',
+    {
+      schema: {
+        tags: ['machines'],
+        summary: 'Replace the operator-set fields of a machine',
+        description: 'Fields left out are reset (no hostname, no labels, roles or taints, boot from disk by `exit`).',
+        params: IdParams,
+        body: Type.Composite([MachineSpecSchema, Type.Object({ resourceVersion: ResourceVersionField })], { additionalProperties: false }),
+        response: { 200: MachineSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { resourceVersion, ...spec } = request.body;
+      const machine = await metalplane.store.machines.update(
+        request.params.id,
+        {
+          hostname: spec.hostname ?? null,
+          labels: spec.labels ?? {},
+          roles: spec.roles ?? [],
+          taints: spec.taints ?? [],
+          bootFromDisk: spec.bootFromDisk ?? 'exit',
+        },
+        resourceVersion,
+      );
+      metalplane.events.emit('machine.updated', { machineId: machine.id, resourceVersion: machine.resourceVersion });
+      return machine;
+    },
+  );
+
+  api.patch(
+    '/machines/:id',
+    {
+      schema: {
+        tags: ['machines'],
+        summary: 'Change some operator-set fields of a machine',
+        description: 'JSON merge patch: `labels` are merged, a label set to null is removed; `hostname: null` clears it.',
+        params: IdParams,
+        body: Type.Object(
+          {
+            hostname: Type.Optional(Type.Union([MachineSpecSchema.properties.hostname, Type.Null()])),
+            labels: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 253 }), Type.Union([Type.String({ maxLength: 253 }), Type.Null()]))),
+            roles: MachineSpecSchema.properties.roles,
+            taints: MachineSpecSchema.properties.taints,
+            bootFromDisk: MachineSpecSchema.properties.bootFromDisk,
+            resourceVersion: Type.Optional(ResourceVersionField),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: MachineSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { resourceVersion, labels: labelPatch, ...rest } = request.body;
+      const current = await metalplane.store.machines.require(request.params.id);
+      let labels: Record<string, string> | undefined;
+      if (labelPatch) {
+        labels = { ...current.labels };
+        for (const [key, value] of Object.entries(labelPatch)) {
+          if (value === null) delete labels[key];
+          else labels[key] = value;
+        }
+      }
+      const machine = await metalplane.store.machines.update(
+        current.id,
+        { ...rest, ...(labels ? { labels } : {}) },
+        resourceVersion ?? current.resourceVersion,
+      );
+      metalplane.events.emit('machine.updated', { machineId: machine.id, resourceVersion: machine.resourceVersion });
+      return machine;
+    },
+  );
+
+  api.post(
+    '/machines/:id/transitions',
+    {
+      schema: {
+        tags: ['machines'],
+        summary: 'Move a machine along its lifecycle',
+        description: 'Give `transition` (e.g. `maintain`) or `to` (e.g. `maintenance`). An illegal move is 409 invalid_transition.',
+        params: IdParams,
+        body: Type.Object(
+          {
+            transition: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+            to: Type.Optional(Type.Union(MachinePhases.map((p) => Type.Literal(p)))),
+            reason: Type.Optional(Type.String({ maxLength: 2000 })),
+            resourceVersion: Type.Optional(ResourceVersionField),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: MachineSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      return metalplane.transition(request.params.id, {
+        ...(body.transition !== undefined ? { transition: body.transition } : {}),
+        ...(body.to !== undefined ? { to: body.to } : {}),
+        reason: body.reason ?? null,
+        actor: 'api',
+        ...(body.resourceVersion !== undefined ? { expectedResourceVersion: body.resourceVersion } : {}),
+      });
+    },
+  );
+
+  api.get(
+    '/machines/:id/events',
+    {
+      schema: {
+        tags: ['machines'],
+        summary: "A machine's lifecycle audit trail, oldest first",
+        params: IdParams,
+        querystring: Type.Object({ ...PageQuerySchema }, { additionalProperties: false }),
+      },
+    },
+    async (request) => {
+      await metalplane.store.machines.require(request.params.id);
+      return metalplane.store.machineEvents.listForMachine(request.params.id, {
+        limit: request.query.limit ?? 100,
+        ...(request.query.continue ? { after: request.query.continue } : {}),
+      });
+    },
+  );
+
+  api.get(
+    '/machines/:id/next-boot',
+    {
+      schema: {
+        tags: ['machines', 'boot'],
+        summary: 'What the machine would boot now, and why (nothing is booted or counted)',
+        params: IdParams,
+        querystring: Type.Object(
+          {
+            arch: Type.Optional(Type.Union(BootArchs.map((a) => Type.Literal(a)))),
+            client: Type.Optional(Type.Union(BootClients.map((c) => Type.Literal(c)))),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ machineId: Type.String(), plan: BootPlanSchema }), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { plan } = await metalplane.bootPlanner.planForMachine(request.params.id, {
+        ...(request.query.arch ? { arch: request.query.arch } : {}),
+        ...(request.query.client ? { client: request.query.client } : {}),
+      });
+      return { machineId: request.params.id, plan };
+    },
+  );
+}

@@ -37,7 +37,9 @@ export interface PluginDefinition<
   readonly configSchema: C;
   readonly provides?: P;
   readonly requires?: R;
-  setup(context: PluginSetupContext<C, R>): Promise<PluginInstance<P>> | PluginInstance<P>;
+  // NoInfer: `provides` alone says what the plugin provides; otherwise undeclared services
+  // returned by setup would widen P and type-check, then be dropped at run time.
+  setup(context: PluginSetupContext<C, R>): Promise<PluginInstance<NoInfer<P>>> | PluginInstance<NoInfer<P>>;
 }
 
 /** Any plugin, whatever its config and services; what the loader handles. */

@@ -165,11 +165,13 @@ export class Metalplane implements AsyncDisposable {
       this.#bootPlanner = new BootPlanner(this.#store, this.config.boot);
       this.#container = rootContainer.createChildContainer();
       this.#registerCore(this.#container, this.#store);
+      const setUp: StartedPlugin[] = [];
       for (const definition of this.#graph.order) {
-        const instance = await this.#setup(definition, this.#container);
-        this.#started.push({ definition, instance });
+        setUp.push({ definition, instance: await this.#setup(definition, this.#container) });
       }
-      for (const { definition, instance } of this.#started) {
+      for (const { definition, instance } of setUp) {
+        // Stopped on failure even if its own start fails: it may hold part of what it opened.
+        this.#started.push({ definition, instance });
         if (instance.start) await this.#withTimeout(definition.id, 'start', this.#startTimeoutMs, (s) => instance.start!(s));
         this.logger.info({ plugin: definition.id }, `plugin ${definition.id} started`);
       }

@@ -41,6 +41,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     forceCloseConnections: 'idle',
     ajv: { customOptions: { strict: false } },
   });
+  // While closing, answers tell keep-alive clients to go, so close() need not wait for them.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   app.setValidatorCompiler(validatorCompiler);
   // A request without a body is validated as an empty object, so required fields are named.
   app.addHook('preValidation', async (request) => {

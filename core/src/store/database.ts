@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect, type DialectAdapter } from 'kysely';
 import pg from 'pg';
 import type { DatabaseSchema } from './schema.js';
 import type { StoreConfig } from './config.js';
@@ -42,6 +42,23 @@ const postgresAdapter: EngineAdapter = {
   isForeignKeyViolation: (e) => codes(e).code === '23503',
 };
 
+/**
+ * SQLite runs DDL inside transactions, so migrations can too; with every transaction
+ * begun IMMEDIATE (see node-sqlite-database.ts) that is what serialises two processes
+ * migrating one file, which kysely's no-op SQLite migration lock does not.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+class MetalplaneSqliteDialect extends SqliteDialect {
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
+}
+
 export interface Database {
   readonly db: Kysely<DatabaseSchema>;
   readonly adapter: EngineAdapter;
@@ -51,7 +68,7 @@ export function openDatabase(config: StoreConfig): Database {
   if (config.driver === 'sqlite') {
     if (config.path !== ':memory:') mkdirSync(dirname(config.path), { recursive: true });
     const database = openNodeSqliteDatabase(config.path, { busyTimeoutMs: config.busyTimeoutMs ?? 5000 });
-    return { db: new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database }) }), adapter: sqliteAdapter };
+    return { db: new Kysely<DatabaseSchema>({ dialect: new MetalplaneSqliteDialect({ database }) }), adapter: sqliteAdapter };
   }
   const pool = new pg.Pool({ connectionString: config.url, max: config.poolSize ?? 10 });
   // An idle client losing its connection must not take the process down; the pool replaces it.

@@ -40,6 +40,14 @@ class NodeSqliteStatement implements SqliteStatement {
   }
 }
 
+/**
+ * kysely begins transactions with a plain (deferred) `begin`. A deferred transaction that
+ * reads and then writes cannot wait for another process's write lock: SQLite fails it
+ * with SQLITE_BUSY at once. `begin immediate` takes the write lock up front, where the
+ * busy timeout applies.
+ */
+const BEGIN = /^\s*begin\s*;?\s*$/i;
+
 export interface NodeSqliteOptions {
   readonly busyTimeoutMs: number;
 }
@@ -57,6 +65,6 @@ export function openNodeSqliteDatabase(path: string, options: NodeSqliteOptions)
   database.exec('PRAGMA synchronous = NORMAL');
   return {
     close: () => database.close(),
-    prepare: (sql: string) => new NodeSqliteStatement(database.prepare(sql)),
+    prepare: (sql: string) => new NodeSqliteStatement(database.prepare(BEGIN.test(sql) ? 'begin immediate' : sql)),
   };
 }

@@ -104,8 +104,9 @@ describe.each(testDatabaseNames())('Store on %s', (engine) => {
       }
     });
 
-    // PostgreSQL only: on SQLite, kysely's migration lock is a no-op and two stores migrating
-    // one fresh file at once both try to create the tables ("table machines already exists").
+    // PostgreSQL only here: node:sqlite is synchronous, so two connections of one process
+    // cannot wait on each other's lock; SQLite is covered with real processes in
+    // sqlite-multiprocess.int.test.ts.
     it.runIf(engine === 'postgres')('two stores opening a fresh database at once both succeed', async () => {
       const fresh = await createTestDatabase(engine);
       try {

@@ -49,6 +49,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
   });
+  // The API takes JSON only: a text/plain body is refused (415), not validated as a string.
+  // A plugin that wants other types adds its own parser in its own context.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   // A request without a body is validated as an empty object, so required fields are named.
   app.addHook('preValidation', async (request) => {

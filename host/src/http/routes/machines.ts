@@ -3,6 +3,7 @@ import {
   BootClients,
   BootPlanSchema,
   InputError,
+  LabelsSchema,
   MachinePhases,
   MachineSchema,
   MachineSpecSchema,
@@ -15,6 +16,9 @@ import type { FastifyInstance } from 'fastify';
 import { PageQuerySchema, ResourceVersionField, errorResponses } from '../schemas.js';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+/** Label keys as the machine spec defines them; PATCH refuses any other key. */
+const labelKeyPattern = Object.keys(LabelsSchema.patternProperties)[0]!;
 
 /** `rack=a` -> ['rack', 'a']; the first `=` separates key and value. */
 export function parseLabelFilters(filters: readonly string[]): Record<string, string> {
@@ -113,7 +117,11 @@ export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane
         body: Type.Object(
           {
             hostname: Type.Optional(Type.Union([MachineSpecSchema.properties.hostname, Type.Null()])),
-            labels: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 253 }), Type.Union([Type.String({ maxLength: 253 }), Type.Null()]))),
+            labels: Type.Optional(
+              Type.Record(Type.String({ pattern: labelKeyPattern }), Type.Union([Type.String({ maxLength: 253 }), Type.Null()]), {
+                additionalProperties: false,
+              }),
+            ),
             roles: MachineSpecSchema.properties.roles,
             taints: MachineSpecSchema.properties.taints,
             bootFromDisk: MachineSpecSchema.properties.bootFromDisk,

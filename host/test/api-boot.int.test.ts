@@ -185,9 +185,13 @@ describe.each(testDatabaseNames())('boot API (%s)', (engine) => {
       expect(error.message).toContain('/body/selector');
     });
 
-    // Core's LabelSelectorSchema has no `additionalProperties: false`: `{ labels: { 'bad key!': 'x' } }` is
-    // stored, and the response serializer then shows the selector as `{ labels: {} }`.
-    it.todo('refuses a label selector with an invalid key (needs the fix in core LabelSelectorSchema)');
+    it('refuses a label selector with an invalid key and stores nothing', async () => {
+      await mustCreateProfile(api, 'keyed', validSpecs.localboot);
+      const before = (await api.inject({ url: '/api/v1/boot-intents' })).json<{ items: unknown[] }>().items;
+      const res = await createIntent(api, { selector: { labels: { 'bad key!': 'x' } }, profile: 'keyed', mode: 'always' });
+      expect(expectError(res, 400, 'invalid_input').message).toContain('/body/selector');
+      expect((await api.inject({ url: '/api/v1/boot-intents' })).json<{ items: unknown[] }>().items).toEqual(before);
+    });
 
     it.each([
       ['no selector', { profile: 'fleet', mode: 'once' }, '/body/selector'],

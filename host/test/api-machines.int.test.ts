@@ -235,8 +235,16 @@ describe.each(testDatabaseNames())('machines API (%s)', (engine) => {
       expect(await getMachine(api, machine.id)).toEqual(machine);
     });
 
-    // Core's LabelsSchema has no `additionalProperties: false`, so PUT stores any key ("bad key!").
-    it.todo('PUT refuses a label key that is not a valid key (needs the fix in core LabelsSchema)');
+    it('PUT refuses a label key that is not a valid key and leaves the machine unchanged', async () => {
+      const machine = await createMachine(api);
+      const res = await api.inject({
+        method: 'PUT',
+        url: `/api/v1/machines/${machine.id}`,
+        payload: { labels: { 'bad key!': 'x' }, resourceVersion: machine.resourceVersion },
+      });
+      expectInvalid(res, '/body/labels/bad key!');
+      expect(await getMachine(api, machine.id)).toEqual(machine);
+    });
 
     it('PATCH with a stale resourceVersion is 409; with the current one it applies', async () => {
       const machine = await createMachine(api);

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { ConfigurationError } from '@metalplane/core';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/load-config.js';
 import { Host } from '../src/host.js';
@@ -9,7 +9,7 @@ import { Host } from '../src/host.js';
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
 /** A logger that keeps each message, to see the order plugins started and stopped in. */
-function recordingLogger(): { logger: ReturnType<typeof pino>; messages: string[] } {
+function recordingLogger(): { logger: Logger; messages: string[] } {
   const messages: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -17,7 +17,7 @@ function recordingLogger(): { logger: ReturnType<typeof pino>; messages: string[
       done();
     },
   });
-  return { logger: pino({ level: 'info' }, stream), messages };
+  return { logger: pino<never>({ level: 'info' }, stream), messages };
 }
 
 function configWith(plugins: unknown[]) {

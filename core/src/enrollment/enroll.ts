@@ -1,4 +1,4 @@
-import { ConflictError, InputError } from '../errors.js';
+import { ConflictError, InputError, InvalidTransitionError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import { transition } from '../lifecycle/transition.js';
 import type { HardwareInventory } from '../model/hardware.js';
@@ -71,7 +71,14 @@ async function enrollOnce(store: Store, events: EventBus, input: EnrollmentInput
     await store.machines.touch(existing.id);
   }
   if (machine.phase === 'discovered') {
-    machine = await transition(store, events, machine.id, { transition: 'enroll', actor: input.actor, reason: 'inventory reported' });
+    try {
+      machine = await transition(store, events, machine.id, { transition: 'enroll', actor: input.actor, reason: 'inventory reported' });
+    } catch (error) {
+      // A concurrent enrollment of the same machine may have moved it first; that is fine.
+      if (!(error instanceof InvalidTransitionError)) throw error;
+      machine = await store.machines.require(machine.id);
+      if (machine.phase === 'discovered') throw error;
+    }
   }
   events.emit('machine.enrolled', { machineId: machine.id, created });
   return { machine, created };

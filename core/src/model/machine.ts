@@ -54,9 +54,12 @@ export const BootFromDiskMethods = ['exit', 'sanboot', 'http-404'] as const;
 export type BootFromDiskMethod = (typeof BootFromDiskMethods)[number];
 
 const LabelKeySchema = Type.String({ pattern: '^[A-Za-z0-9]([A-Za-z0-9_./-]{0,251}[A-Za-z0-9])?$' });
-export const LabelsSchema = Type.Record(LabelKeySchema, Type.String({ maxLength: 253 }));
+export const LabelsSchema = Type.Record(LabelKeySchema, Type.String({ maxLength: 253 }), { additionalProperties: false });
 /** Labels that select machines: at least one, or a selector would match the whole fleet. */
-export const LabelSelectorSchema = Type.Record(LabelKeySchema, Type.String({ maxLength: 253 }), { minProperties: 1 });
+export const LabelSelectorSchema = Type.Record(LabelKeySchema, Type.String({ maxLength: 253 }), {
+  minProperties: 1,
+  additionalProperties: false,
+});
 
 /** The fields an operator sets; everything else is observed or derived. */
 export const MachineSpecSchema = Type.Object(

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Updateable } from 'kysely';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { MachinePhase } from '../lifecycle/phases.js';
@@ -149,26 +149,29 @@ export class MachineRepository {
   }
 
   async #update(id: string, update: MachineUpdate, expectedVersion?: number): Promise<Machine> {
-    const current = await this.require(id);
-    const version = expectedVersion ?? current.resourceVersion;
     const now = new Date().toISOString();
-    const result = await this.#db
+    // Only the fields given are written, so a writer never puts back a stale copy of a
+    // field it did not mean to change; the version check is for callers that read first.
+    const changes: Updateable<MachinesTable> = {
+      updated_at: now,
+      ...(update.hostname !== undefined ? { hostname: update.hostname } : {}),
+      ...(update.roles ? { roles: toJson(update.roles) } : {}),
+      ...(update.taints ? { taints: toJson(update.taints) } : {}),
+      ...(update.conditions ? { conditions: toJson(update.conditions) } : {}),
+      ...(update.hardware ? { hardware: toJson(update.hardware) } : {}),
+      ...(update.bootFromDisk ? { boot_from_disk: update.bootFromDisk } : {}),
+      ...(update.netboot ? { netboot: toJson(update.netboot) } : {}),
+    };
+    let query = this.#db
       .updateTable('machines')
-      .set({
-        hostname: update.hostname === undefined ? current.hostname : update.hostname,
-        roles: toJson(update.roles ?? current.roles),
-        taints: toJson(update.taints ?? current.taints),
-        conditions: toJson(update.conditions ?? current.conditions),
-        hardware: toJson(update.hardware ?? current.hardware),
-        boot_from_disk: update.bootFromDisk ?? current.bootFromDisk,
-        netboot: toJson(update.netboot ?? current.netboot),
-        resource_version: version + 1,
-        updated_at: now,
-      })
-      .where('id', '=', id)
-      .where('resource_version', '=', version)
-      .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) throw this.#stale(id, version, current.resourceVersion);
+      .set((eb) => ({ ...changes, resource_version: eb('resource_version', '+', 1) }))
+      .where('id', '=', id);
+    if (expectedVersion !== undefined) query = query.where('resource_version', '=', expectedVersion);
+    const result = await query.executeTakeFirst();
+    if (result.numUpdatedRows === 0n) {
+      const current = await this.require(id);
+      throw this.#stale(id, expectedVersion ?? current.resourceVersion, current.resourceVersion);
+    }
     if (update.labels) await this.#replaceLabels(id, update.labels);
     if (update.addIdentity) await this.#insertIdentity(id, update.addIdentity, now);
     return this.require(id);

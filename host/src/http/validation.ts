@@ -22,10 +22,65 @@ const textAjv = makeAjv({ coerceTypes: 'array' });
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
   (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object);
 
+const BRANCH = /^(.*\/anyOf)\/(\d+)\//;
+
+/**
+ * A union (`anyOf`) reports the failures of every branch. When some branches fail only
+ * because a constant differs (`kind: talos` against the nixos branch), those are the
+ * wrong branches: keep the errors of the others, which are about what the client meant.
+ */
+function withoutRejectedBranches(errors: readonly FastifySchemaValidationError[]): FastifySchemaValidationError[] {
+  const rejected = new Set<string>();
+  const branches = new Map<string, Set<string>>();
+  for (const e of errors) {
+    const match = BRANCH.exec(e.schemaPath);
+    if (!match) continue;
+    const [, base, index] = match as unknown as [string, string, string];
+    branches.set(base, (branches.get(base) ?? new Set()).add(index));
+    if (e.keyword === 'const') rejected.add(`${base}/${index}`);
+  }
+  const keep = (e: FastifySchemaValidationError): boolean => {
+    const match = BRANCH.exec(e.schemaPath);
+    if (match) {
+      const [, base, index] = match as unknown as [string, string, string];
+      const all = branches.get(base)!;
+      const remaining = [...all].filter((i) => !rejected.has(`${base}/${i}`));
+      return remaining.length === 0 ? e.keyword === 'const' : remaining.includes(index);
+    }
+    // The union's own "must match a schema in anyOf" adds nothing once a branch was told apart by its constant.
+    const toldApart = [...rejected].some((r) => r.startsWith(`${e.schemaPath}/`));
+    return !(e.keyword === 'anyOf' && toldApart);
+  };
+  return errors.filter(keep);
+}
+
 /** One entry per offending field, with a JSON pointer that starts at the request part. */
-export function fieldErrors(errors: readonly FastifySchemaValidationError[], part: string | undefined): FieldError[] {
-  return errors.map((e) => {
-    const base = `/${part ?? 'body'}${e.instancePath}`;
+export function fieldErrors(all: readonly FastifySchemaValidationError[], part: string | undefined): FieldError[] {
+  const errors = withoutRejectedBranches(all);
+  // Every branch wanted another constant (an unknown `kind`): say which ones exist, once.
+  const allowed = new Map<string, unknown[]>();
+  for (const e of errors) {
+    if (e.keyword !== 'const') continue;
+    const path = `/${part ?? 'body'}${e.instancePath}`;
+    allowed.set(path, [...(allowed.get(path) ?? []), (e.params as { allowedValue?: unknown }).allowedValue]);
+  }
+  const result: FieldError[] = [...allowed].map(([path, values]) => ({
+    path,
+    message: `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}`,
+  }));
+  const seen = new Set(result.map((e) => `${e.path} ${e.message}`));
+  for (const e of errors) {
+    if (e.keyword === 'const') continue;
+    const error = describe(e, part);
+    const key = `${error.path} ${error.message}`;
+    if (!seen.has(key)) result.push(error);
+    seen.add(key);
+  }
+  return result;
+}
+
+function describe(e: FastifySchemaValidationError, part: string | undefined): FieldError {
+  const base = `/${part ?? 'body'}${e.instancePath}`;
     const params = e.params as Record<string, unknown>;
     if (typeof params['additionalProperty'] === 'string') {
       return { path: `${base}/${params['additionalProperty']}`, message: 'unknown field' };
@@ -33,6 +88,5 @@ export function fieldErrors(errors: readonly FastifySchemaValidationError[], par
     if (typeof params['missingProperty'] === 'string') {
       return { path: `${base}/${params['missingProperty']}`, message: 'is required' };
     }
-    return { path: base, message: e.message ?? 'is invalid' };
-  });
+  return { path: base, message: e.message ?? 'is invalid' };
 }

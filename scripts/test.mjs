@@ -61,8 +61,11 @@ async function main() {
     console.log(`test: PostgreSQL not used; databases: ${env.TEST_DATABASES}`);
   }
 
-  const code = await runCommand(run.command, env);
+  const tally = run.tally ? newTally() : undefined;
+  const code = await runCommand(run.command, env, tally);
   removeCluster();
+  // One closing line for the whole run, summed over every package's test runner.
+  if (tally) console.log(`${tally.passed} passed, ${tally.failed} failed${tally.skipped ? `, ${tally.skipped} skipped` : ''}`);
   process.exit(code);
 }
 
@@ -73,11 +76,11 @@ function parseArgs(args) {
   if (args[0] === '--with-postgres') {
     const command = args[1] === '--' ? args.slice(2) : args.slice(1);
     if (command.length === 0) fail('usage: node scripts/test.mjs --with-postgres -- <command...>');
-    return { command, databases, startPostgres: !havePostgres };
+    return { command, databases, startPostgres: !havePostgres, tally: false };
   }
   const turbo = join(ROOT, 'node_modules', '.bin', 'turbo');
   const command = [turbo, 'run', 'build', 'lint', 'typecheck', 'test', '--output-logs=new-only', ...args];
-  return { command, databases, startPostgres: !havePostgres && databases.includes('postgres') };
+  return { command, databases, startPostgres: !havePostgres && databases.includes('postgres'), tally: true };
 }
 
 function ensureSystemPackages(run) {
@@ -224,10 +227,38 @@ function freePort() {
   });
 }
 
-/** Runs the command with inherited stdio; resolves to its exit code (128+n when killed by a signal). */
-function runCommand([file, ...args], env) {
+function newTally() {
+  return { passed: 0, failed: 0, skipped: 0, pending: '' };
+}
+
+// Colour codes start with ESC; built from its code so the pattern holds no control character.
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
+/** Adds up vitest's summary lines (`Tests  2 failed | 200 passed | 4 skipped (206)`). */
+function countTests(tally, text) {
+  const lines = (tally.pending + text).split('\n');
+  tally.pending = lines.pop() ?? '';
+  for (const line of lines) {
+    const plain = line.replace(ANSI, '');
+    if (!/\bTests\s{2,}\d/.test(plain)) continue;
+    for (const key of ['passed', 'failed', 'skipped']) {
+      const match = plain.match(new RegExp(`(\\d+) ${key}`));
+      if (match) tally[key] += Number(match[1]);
+    }
+  }
+}
+
+/**
+ * Runs the command; resolves to its exit code (128+n when killed by a signal). With a
+ * tally, stdout is passed through and its test summaries are counted on the way.
+ */
+function runCommand([file, ...args], env, tally) {
   return new Promise((resolveCode) => {
-    child = spawn(file, args, { env, stdio: 'inherit' });
+    child = spawn(file, args, { env, stdio: ['inherit', tally ? 'pipe' : 'inherit', 'inherit'] });
+    child.stdout?.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      countTests(tally, chunk.toString());
+    });
     child.once('error', (error) => {
       console.error(`test: cannot run ${file}: ${error.message}`);
       child = undefined;

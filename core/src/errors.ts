@@ -28,6 +28,16 @@ export class ConflictError extends MetalplaneError {
   }
 }
 
+/** A write based on `expected` when the stored resource version is already `actual`: re-read and retry. */
+export function staleVersionError(kind: string, id: string, expected: number, actual: number): ConflictError {
+  return new ConflictError(`${kind} ${id} was changed by someone else (resource version ${expected}, now ${actual})`, {
+    kind,
+    id,
+    expectedResourceVersion: expected,
+    resourceVersion: actual,
+  });
+}
+
 /** Input that does not satisfy a schema or a rule; `details.errors` names each field. */
 export class InputError extends MetalplaneError {
   constructor(message: string, errors: readonly FieldError[] = [], details: Record<string, unknown> = {}) {

@@ -1,4 +1,4 @@
-import { ConflictError, InputError, InvalidTransitionError } from '../errors.js';
+import { ConflictError, InputError, InvalidTransitionError, staleVersionError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Machine } from '../model/machine.js';
 import type { Store } from '../store/store.js';
@@ -64,11 +64,7 @@ async function attemptTransition(
   const { machine, definition, from } = await store.transaction(async (tx) => {
     const current = await tx.machines.require(machineId);
     if (request.expectedResourceVersion !== undefined && request.expectedResourceVersion !== current.resourceVersion) {
-      throw new ConflictError(`machine ${machineId} was changed by someone else`, {
-        id: machineId,
-        expectedResourceVersion: request.expectedResourceVersion,
-        resourceVersion: current.resourceVersion,
-      });
+      throw staleVersionError('machine', machineId, request.expectedResourceVersion, current.resourceVersion);
     }
     const definition = resolve(current, request);
     const refusal = definition.guard?.({ machine: current, reason, actor: request.actor });

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { BootIntent, BootIntentSpec } from '../boot/model.js';
-import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import { InputError, NotFoundError, staleVersionError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { EngineAdapter } from './database.js';
 import { fromJson, toJson } from './json.js';
@@ -64,11 +64,7 @@ export class BootIntentRepository {
         .executeTakeFirst(),
     );
     if (result.numUpdatedRows === 0n) {
-      throw new ConflictError(`boot intent ${id} was changed by someone else`, {
-        id,
-        expectedResourceVersion: version,
-        resourceVersion: current.resourceVersion,
-      });
+      throw staleVersionError('boot intent', id, version, current.resourceVersion);
     }
     return this.require(id);
   }

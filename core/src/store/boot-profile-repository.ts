@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { BootProfile, BootProfileSpec } from '../boot/model.js';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, NotFoundError, staleVersionError } from '../errors.js';
 import type { EngineAdapter } from './database.js';
 import { fromJson, toJson } from './json.js';
 import type { BootProfilesTable, DatabaseSchema } from './schema.js';
@@ -54,11 +54,7 @@ export class BootProfileRepository {
       .where('resource_version', '=', version)
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) {
-      throw new ConflictError(`boot profile ${name} was changed by someone else`, {
-        name,
-        expectedResourceVersion: version,
-        resourceVersion: current.resourceVersion,
-      });
+      throw staleVersionError('boot profile', name, version, current.resourceVersion);
     }
     return this.require(name);
   }

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable, Updateable } from 'kysely';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, NotFoundError, staleVersionError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { MachinePhase } from '../lifecycle/phases.js';
 import type { HardwareInventory } from '../model/hardware.js';
@@ -170,7 +170,7 @@ export class MachineRepository {
     const result = await query.executeTakeFirst();
     if (result.numUpdatedRows === 0n) {
       const current = await this.require(id);
-      throw this.#stale(id, expectedVersion ?? current.resourceVersion, current.resourceVersion);
+      throw staleVersionError('machine', id, expectedVersion ?? current.resourceVersion, current.resourceVersion);
     }
     if (update.labels) await this.#replaceLabels(id, update.labels);
     if (update.addIdentity) await this.#insertIdentity(id, update.addIdentity, now);
@@ -195,7 +195,7 @@ export class MachineRepository {
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) {
       const current = await this.require(id);
-      throw this.#stale(id, expectedVersion, current.resourceVersion);
+      throw staleVersionError('machine', id, expectedVersion, current.resourceVersion);
     }
   }
 
@@ -274,13 +274,6 @@ export class MachineRepository {
     }));
   }
 
-  #stale(id: string, expected: number, actual: number): ConflictError {
-    return new ConflictError(`machine ${id} was changed by someone else (resource version ${expected}, now ${actual})`, {
-      id,
-      expectedResourceVersion: expected,
-      resourceVersion: actual,
-    });
-  }
 }
 
 function identityString(key: IdentityKey): string {

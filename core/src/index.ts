@@ -16,3 +16,4 @@ export * from './plugins/core-services.js';
 export * from './runtime/metalplane.js';
 export { validateWithDefaults } from './runtime/validate.js';
 export * from './enrollment/index.js';
+export * from './inventory/raw-facts.js';

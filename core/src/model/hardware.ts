@@ -95,8 +95,10 @@ export const SystemSchema = Type.Object(
   {
     manufacturer: Type.Optional(Type.String()),
     product: Type.Optional(Type.String()),
-    serial: Type.Optional(Type.String()),
-    uuid: Type.Optional(Type.String()),
+    serial: Type.Optional(Type.String({ description: 'system serial / service tag (SMBIOS type 1)' })),
+    chassisSerial: Type.Optional(Type.String({ description: 'SMBIOS type 3; the service tag on some vendors' })),
+    boardSerial: Type.Optional(Type.String({ description: 'SMBIOS type 2' })),
+    uuid: Type.Optional(Type.String({ description: 'SMBIOS UUID, lower case' })),
     biosVersion: Type.Optional(Type.String()),
     raspberryPi: Type.Optional(
       Type.Object(

@@ -17,3 +17,8 @@ export * from './runtime/metalplane.js';
 export { validateWithDefaults } from './runtime/validate.js';
 export * from './enrollment/index.js';
 export * from './inventory/raw-facts.js';
+export * from './inventory/parse-raw-facts.js';
+export * from './inventory/inventory-index.js';
+export * from './model/conditions.js';
+export * from './enrollment/identity-match.js';
+export * from './operations/index.js';

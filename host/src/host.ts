@@ -51,12 +51,19 @@ export class Host {
     const metalplaneConfig: MetalplaneConfig = {
       store: resolveStore(config.store, baseDir),
       ...(config.boot ? { boot: config.boot } : {}),
+      ...(config.machines ? { machines: config.machines } : {}),
       plugins: Object.fromEntries(plugins.filter((p) => p.config !== undefined).map((p) => [p.definition.id, p.config])),
     };
     const metalplane = createMetalplane({ config: metalplaneConfig, plugins: plugins.map((p) => p.definition), logger });
     await metalplane.start();
     try {
-      const server = await buildServer({ metalplane, logger, bodyLimitBytes: config.server.bodyLimitBytes, version: hostVersion });
+      const server = await buildServer({
+        metalplane,
+        logger,
+        bodyLimitBytes: config.server.bodyLimitBytes,
+        version: hostVersion,
+        enrollmentAction: config.enrollment.action,
+      });
       await server.ready();
       return new Host(options.loaded, metalplane, server, logger);
     } catch (error) {

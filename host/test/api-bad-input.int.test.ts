@@ -110,12 +110,18 @@ describe.each(testDatabaseNames())('bad input is refused and stores nothing (%s)
   });
 
   it('a body over the limit (1 MiB by default) is 413 payload_too_large', async () => {
-    const huge = { mac_address: newMac(), hardware: { raw_data: { dmesg: 'x'.repeat(ONE_MIB) } } };
-    const res = await storesNothing(() => postEnroll(api, huge));
-    expectError(res, 413, 'payload_too_large');
+    const machine = (await postEnroll(api, { mac_address: newMac() })).json<{ machine: { id: string } }>().machine;
+    const patch = (hostname: string) =>
+      api.inject({ method: 'PATCH', url: `/api/v1/machines/${machine.id}`, payload: { labels: { note: 'x' }, hostname } });
+    expectError(await patch('x'.repeat(ONE_MIB)), 413, 'payload_too_large');
+    // Just under the limit reaches validation (and fails it there, naming the field).
+    expectInvalid(await patch('x'.repeat(ONE_MIB - 1024)), '/body/hostname');
+  });
 
-    // Just under the limit is fine.
-    const big = { mac_address: newMac(), hardware: { raw_data: { dmesg: 'x'.repeat(ONE_MIB - 1024) } } };
+  it('enrollment takes up to 16 MiB (the raw facts of a large server) and no more', async () => {
+    const huge = { mac_address: newMac(), hardware: { raw_data: { dmesg: 'x'.repeat(16 * ONE_MIB) } } };
+    expectError(await storesNothing(() => postEnroll(api, huge)), 413, 'payload_too_large');
+    const big = { mac_address: newMac(), hardware: { raw_data: { dmesg: 'x'.repeat(2 * ONE_MIB) } } };
     expect((await postEnroll(api, big)).statusCode).toBe(201);
   });
 

@@ -4,7 +4,11 @@ import { transition } from '../lifecycle/transition.js';
 import type { HardwareInventory } from '../model/hardware.js';
 import { normalizeMac, type IdentityKey, type Machine } from '../model/machine.js';
 import type { Store } from '../store/store.js';
+import { parseRawFacts } from '../inventory/parse-raw-facts.js';
+import type { RawFacts } from '../inventory/raw-facts.js';
 import { identityKeysFrom } from './identity-keys.js';
+import { matchIdentity } from './identity-match.js';
+import { setCondition } from '../model/conditions.js';
 import { inventoryFromSeed, type SeedEnrollment } from './seed-payload.js';
 
 export interface EnrollmentInput {
@@ -28,10 +32,13 @@ const ATTEMPTS = 3;
  * it when none matches), stores its inventory and new keys, and moves a `discovered`
  * machine to `enrolled`. Enrolling again updates the same record, never a second one.
  *
- * @throws ConflictError when the keys belong to two different machines: that is for an
- *   operator to resolve, never merged silently.
+ * Which stored machine the keys mean is `matchIdentity`'s decision. An ambiguous report
+ * is enrolled as a machine of its own with the `IdentityAmbiguous` condition, never merged.
+ *
+ * @throws ConflictError when the report is ambiguous and every key it carries belongs to
+ *   another machine, so that no record could hold it.
  */
-export async function enrollMachine(store: Store, events: EventBus, input: EnrollmentInput): Promise<Omit<EnrollmentResult, 'warnings'>> {
+export async function enrollMachine(store: Store, events: EventBus, input: EnrollmentInput): Promise<EnrollmentResult> {
   if (input.identity.length === 0) {
     throw new InputError('no usable identity key (MAC, serial, SMBIOS UUID, Raspberry Pi serial) was reported', [
       { path: '/', message: 'at least one identity key is required' },
@@ -47,29 +54,63 @@ export async function enrollMachine(store: Store, events: EventBus, input: Enrol
   }
 }
 
-async function enrollOnce(store: Store, events: EventBus, input: EnrollmentInput): Promise<Omit<EnrollmentResult, 'warnings'>> {
-  const matches = await store.machines.findByIdentity(input.identity);
-  if (matches.length > 1) {
-    throw new ConflictError(`the reported identity matches ${matches.length} machines: ${matches.map((m) => m.id).join(', ')}`, {
-      ambiguous: true,
-      machineIds: matches.map((m) => m.id),
-    });
-  }
-  const now = new Date().toISOString();
+async function enrollOnce(store: Store, events: EventBus, input: EnrollmentInput): Promise<Omit<EnrollmentResult, 'warnings'> & { warnings: string[] }> {
+  const candidates = await store.machines.findByIdentity(input.identity);
+  const decision = matchIdentity(input.identity, candidates);
+  const now = new Date();
+  const warnings: string[] = [];
   let machine: Machine;
   let created = false;
-  if (matches.length === 0) {
-    machine = await store.machines.create({ identity: input.identity, hardware: input.hardware, lastSeenAt: now });
-    created = true;
-    events.emit('machine.created', { machineId: machine.id, phase: machine.phase, actor: input.actor });
-  } else {
-    const existing = matches[0]!;
-    machine = await store.machines.update(existing.id, {
-      ...(input.hardware ? { hardware: input.hardware } : {}),
-      addIdentity: input.identity,
+
+  if (decision.kind === 'match') {
+    warnings.push(...decision.warnings);
+    // A key another machine holds stays with it (a clone's copied UUID): only an operator moves it.
+    const heldElsewhere = keysHeldBy(candidates.filter((c) => c !== decision.machine && !decision.absorb.includes(c)));
+    const addIdentity = input.identity.filter((k) => !heldElsewhere.has(keyString(k)));
+    machine = await store.transaction(async (tx) => {
+      await tx.machines.absorb(decision.machine.id, decision.absorb.map((m) => m.id));
+      await tx.machines.removeIdentity(decision.machine.id, decision.replace);
+      return tx.machines.update(decision.machine.id, { ...(input.hardware ? { hardware: input.hardware } : {}), addIdentity });
     });
-    await store.machines.touch(existing.id);
+    await store.machines.touch(machine.id, now);
+  } else {
+    // New, or ambiguous: a record of its own, holding only keys no other machine holds.
+    // Records DHCP made from this machine's NICs become that record.
+    const [own, ...rest] = decision.absorb;
+    const taken = keysHeldBy(candidates.filter((c) => !decision.absorb.includes(c)));
+    const free = input.identity.filter((k) => !taken.has(keyString(k)));
+    if (decision.kind === 'ambiguous') {
+      if (free.length === 0) {
+        throw new ConflictError(`${decision.reason}; every reported key belongs to another machine`, {
+          ambiguous: true,
+          machineIds: decision.candidates.map((m) => m.id),
+        });
+      }
+      warnings.push(`identity is ambiguous, enrolled as a separate machine for an operator to resolve: ${decision.reason}`);
+    }
+    const ambiguity = decision.kind === 'ambiguous' ? decision.reason : null;
+    machine = await store.transaction(async (tx) => {
+      let record: Machine;
+      if (own) {
+        await tx.machines.absorb(own.id, rest.map((m) => m.id));
+        record = await tx.machines.update(own.id, { ...(input.hardware ? { hardware: input.hardware } : {}), addIdentity: free });
+      } else {
+        record = await tx.machines.create({ identity: free, ...(input.hardware ? { hardware: input.hardware } : {}) });
+      }
+      await tx.machines.touch(record.id, now);
+      if (ambiguity === null) return tx.machines.require(record.id);
+      return tx.machines.update(record.id, {
+        conditions: setCondition(
+          record.conditions,
+          { type: 'IdentityAmbiguous', status: 'True', reason: 'KeysMatchOtherMachines', message: ambiguity },
+          now,
+        ),
+      });
+    });
+    created = !own;
+    if (created) events.emit('machine.created', { machineId: machine.id, phase: machine.phase, actor: input.actor });
   }
+
   if (machine.phase === 'discovered') {
     try {
       machine = await transition(store, events, machine.id, { transition: 'enroll', actor: input.actor, reason: 'inventory reported' });
@@ -81,7 +122,15 @@ async function enrollOnce(store: Store, events: EventBus, input: EnrollmentInput
     }
   }
   events.emit('machine.enrolled', { machineId: machine.id, created });
-  return { machine, created };
+  return { machine, created, warnings };
+}
+
+function keyString(key: IdentityKey): string {
+  return `${key.kind}=${key.value}`;
+}
+
+function keysHeldBy(machines: readonly Machine[]): Set<string> {
+  return new Set(machines.flatMap((m) => m.identity.map(keyString)));
 }
 
 /** Enrolls from the seed project's payload (`{ service_tag, mac_address, hardware }`). */
@@ -104,5 +153,16 @@ export async function enrollFromSeedPayload(
     serial: payload.service_tag ?? payload.hardware?.serial_number,
   });
   const result = await enrollMachine(store, events, { identity: keys, ...(hardware ? { hardware } : {}), actor });
-  return { ...result, warnings: ignored };
+  return { ...result, warnings: [...ignored, ...result.warnings] };
+}
+
+/**
+ * Enrolls from the registration agent's raw facts: parses them into the inventory (a
+ * garbled file costs a field and a warning, never the enrollment) and the identity keys.
+ */
+export async function enrollFromRawFacts(store: Store, events: EventBus, facts: RawFacts, actor: string): Promise<EnrollmentResult> {
+  const parsed = parseRawFacts(facts);
+  const { keys, ignored } = identityKeysFrom(parsed.identity);
+  const result = await enrollMachine(store, events, { identity: keys, hardware: parsed.inventory, actor });
+  return { ...result, warnings: [...parsed.warnings, ...ignored, ...result.warnings] };
 }

@@ -44,23 +44,33 @@ export function isPlaceholderUuid(uuid: string): boolean {
 /** Identity keys from what a machine reported, leaving out placeholders; lists what it left out. */
 export function identityKeysFrom(reported: {
   readonly macs?: readonly string[];
+  /** System serial / service tag, and the chassis serial where a vendor keeps the tag there. */
   readonly serial?: string;
+  readonly chassisSerial?: string;
   readonly smbiosUuid?: string;
   readonly rpiSerial?: string;
+  readonly diskSerials?: readonly string[];
 }): { keys: IdentityKey[]; ignored: string[] } {
   const keys: IdentityKey[] = [];
   const ignored: string[] = [];
-  for (const mac of reported.macs ?? []) keys.push({ kind: 'mac', value: mac });
-  if (reported.serial !== undefined) {
-    if (isPlaceholderSerial(reported.serial)) ignored.push(`serial "${reported.serial}" is a firmware placeholder`);
-    else keys.push({ kind: 'serial', value: reported.serial.trim() });
+  const add = (key: IdentityKey) => {
+    if (!keys.some((k) => k.kind === key.kind && k.value === key.value)) keys.push(key);
+  };
+  for (const mac of reported.macs ?? []) add({ kind: 'mac', value: mac });
+  for (const serial of [reported.serial, reported.chassisSerial]) {
+    if (serial === undefined) continue;
+    if (isPlaceholderSerial(serial)) ignored.push(`serial "${serial}" is a firmware placeholder`);
+    else add({ kind: 'serial', value: serial.trim() });
   }
   if (reported.smbiosUuid !== undefined) {
     if (isPlaceholderUuid(reported.smbiosUuid)) ignored.push(`SMBIOS UUID ${reported.smbiosUuid} is a firmware placeholder`);
-    else keys.push({ kind: 'smbios-uuid', value: reported.smbiosUuid.trim().toLowerCase() });
+    else add({ kind: 'smbios-uuid', value: reported.smbiosUuid.trim().toLowerCase() });
   }
   if (reported.rpiSerial !== undefined && !isPlaceholderSerial(reported.rpiSerial)) {
-    keys.push({ kind: 'rpi-serial', value: reported.rpiSerial.trim().toLowerCase() });
+    add({ kind: 'rpi-serial', value: reported.rpiSerial.trim().toLowerCase() });
+  }
+  for (const disk of reported.diskSerials ?? []) {
+    if (!isPlaceholderSerial(disk)) add({ kind: 'disk-serial', value: disk.trim() });
   }
   return { keys, ignored };
 }

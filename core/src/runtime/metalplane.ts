@@ -6,6 +6,9 @@ import { BootPlanner, BootSettingsSchema } from '../boot/boot-planner.js';
 import { ConfigurationError, MetalplaneError, PluginError } from '../errors.js';
 import { EventBus } from '../events/event-bus.js';
 import { transition } from '../lifecycle/transition.js';
+import { osExtensionPoint } from '../extension-points/os.js';
+import { drainMachine, type DrainOutcome, type DrainRequest } from '../operations/drain.js';
+import { refreshReadiness } from '../operations/readiness.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { coreServices, type HttpRoutes, type Lifecycle } from '../plugins/core-services.js';
 import type { AnyPluginDefinition, PluginInstance, ProvidesMap } from '../plugins/define-plugin.js';
@@ -20,6 +23,17 @@ export const MetalplaneConfigSchema = Type.Object(
   {
     store: StoreConfigSchema,
     boot: Type.Optional(BootSettingsSchema),
+    machines: Type.Optional(
+      Type.Object(
+        {
+          /** A machine not heard from for this long gets `Ready=False`. */
+          staleAfterSeconds: Type.Integer({ minimum: 10, maximum: 30 * 24 * 3600, default: 600 }),
+          /** How often readiness is re-evaluated. */
+          readinessIntervalSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
+        },
+        { additionalProperties: false, default: {} },
+      ),
+    ),
     plugins: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { default: {} })),
   },
   { additionalProperties: false },
@@ -99,6 +113,8 @@ export class Metalplane implements AsyncDisposable {
   #store: Store | undefined;
   #bootPlanner: BootPlanner | undefined;
   #state: State = 'created';
+  #readinessTimer: NodeJS.Timeout | undefined;
+  #readinessRun: Promise<unknown> | undefined;
 
   constructor(
     config: MetalplaneConfig,
@@ -175,6 +191,7 @@ export class Metalplane implements AsyncDisposable {
         if (instance.start) await this.#withTimeout(definition.id, 'start', this.#startTimeoutMs, (s) => instance.start!(s));
         this.logger.info({ plugin: definition.id }, `plugin ${definition.id} started`);
       }
+      this.#startReadinessLoop();
       this.#state = 'running';
     } catch (error) {
       this.#state = 'failed';
@@ -183,9 +200,37 @@ export class Metalplane implements AsyncDisposable {
     }
   }
 
+  /**
+   * Takes a machine in maintenance through `draining` (asking the OS plugin to drain it)
+   * to `offline`; see `drainMachine`.
+   */
+  async drain(machineId: string, request: DrainRequest): Promise<DrainOutcome> {
+    return drainMachine(this.store, this.events, this.getAll(osExtensionPoint), machineId, request);
+  }
+
+  /** Re-evaluates every machine's Ready condition now (the loop does it every interval). */
+  async refreshReadiness(now: Date = new Date()): Promise<string[]> {
+    return refreshReadiness(this.store, now, (this.config.machines?.staleAfterSeconds ?? 600) * 1000);
+  }
+
+  #startReadinessLoop(): void {
+    const intervalMs = (this.config.machines?.readinessIntervalSeconds ?? 30) * 1000;
+    this.#readinessTimer = setInterval(() => {
+      if (this.#readinessRun || this.#state !== 'running') return;
+      this.#readinessRun = this.refreshReadiness()
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'readiness refresh failed'))
+        .finally(() => {
+          this.#readinessRun = undefined;
+        });
+    }, intervalMs);
+    this.#readinessTimer.unref();
+  }
+
   async stop(): Promise<void> {
     if (this.#state === 'stopped' || this.#state === 'stopping' || this.#state === 'created') return;
+    clearInterval(this.#readinessTimer);
     this.#state = 'stopping';
+    await this.#readinessRun;
     await this.#teardown();
     this.#state = 'stopped';
   }

@@ -1,8 +1,9 @@
-import type { Kysely, Selectable, Updateable } from 'kysely';
+import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import { ConflictError, NotFoundError, staleVersionError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { MachinePhase } from '../lifecycle/phases.js';
-import type { HardwareInventory } from '../model/hardware.js';
+import type { DiskType, HardwareInventory } from '../model/hardware.js';
+import { inventoryIndex, normalizeArch } from '../inventory/inventory-index.js';
 import type {
   BootFromDiskMethod,
   Condition,
@@ -37,6 +38,14 @@ export interface MachineUpdate extends Omit<MachineSpec, 'hostname'> {
 
 export interface MachineListFilter {
   readonly phase?: MachinePhase;
+  /** `amd64`, `arm64`, ... (`x86_64` and `aarch64` are accepted too). */
+  readonly arch?: string;
+  readonly minMemoryBytes?: number;
+  readonly minCpuThreads?: number;
+  /** Machines with at least one disk of this type. */
+  readonly diskType?: DiskType;
+  /** true: with a GPU; false: without. */
+  readonly gpu?: boolean;
   /** Every label must match exactly. */
   readonly labels?: Readonly<Record<string, string>>;
   readonly mac?: string;
@@ -70,7 +79,7 @@ export class MachineRepository {
   async #create(input: NewMachine): Promise<Machine> {
     const now = new Date().toISOString();
     const id = newId();
-    const row: MachinesTable = {
+    const row: Insertable<MachinesTable> = {
       id,
       hostname: input.hostname ?? null,
       phase: input.phase ?? 'discovered',
@@ -84,6 +93,7 @@ export class MachineRepository {
       created_at: now,
       updated_at: now,
       last_seen_at: input.lastSeenAt ?? null,
+      ...indexColumns(input.hardware ?? {}),
     };
     await this.#db.insertInto('machines').values(row).execute();
     await this.#insertIdentity(id, input.identity, now);
@@ -122,6 +132,11 @@ export class MachineRepository {
   async list(filter: MachineListFilter): Promise<Page<Machine>> {
     let query = this.#db.selectFrom('machines').selectAll().orderBy('id').limit(filter.limit + 1);
     if (filter.phase) query = query.where('phase', '=', filter.phase);
+    if (filter.arch) query = query.where('arch', '=', normalizeArch(filter.arch));
+    if (filter.minMemoryBytes !== undefined) query = query.where('memory_bytes', '>=', filter.minMemoryBytes);
+    if (filter.minCpuThreads !== undefined) query = query.where('cpu_threads', '>=', filter.minCpuThreads);
+    if (filter.diskType) query = query.where('disk_types', 'like', `%,${filter.diskType},%`);
+    if (filter.gpu !== undefined) query = query.where('gpu_count', filter.gpu ? '>' : '=', 0);
     if (filter.after) query = query.where('id', '>', filter.after);
     if (filter.mac) {
       const mac = filter.mac;
@@ -158,7 +173,7 @@ export class MachineRepository {
       ...(update.roles ? { roles: toJson(update.roles) } : {}),
       ...(update.taints ? { taints: toJson(update.taints) } : {}),
       ...(update.conditions ? { conditions: toJson(update.conditions) } : {}),
-      ...(update.hardware ? { hardware: toJson(update.hardware) } : {}),
+      ...(update.hardware ? { hardware: toJson(update.hardware), ...indexColumns(update.hardware) } : {}),
       ...(update.bootFromDisk ? { boot_from_disk: update.bootFromDisk } : {}),
       ...(update.netboot ? { netboot: toJson(update.netboot) } : {}),
     };
@@ -175,6 +190,33 @@ export class MachineRepository {
     if (update.labels) await this.#replaceLabels(id, update.labels);
     if (update.addIdentity) await this.#insertIdentity(id, update.addIdentity, now);
     return this.require(id);
+  }
+
+  /** Drops identity keys of a machine (e.g. an SMBIOS UUID a new motherboard replaced). */
+  async removeIdentity(id: string, keys: readonly IdentityKey[]): Promise<void> {
+    for (const key of keys) {
+      await this.#db
+        .deleteFrom('machine_identities')
+        .where('machine_id', '=', id)
+        .where('kind', '=', key.kind)
+        .where('value', '=', key.value)
+        .execute();
+    }
+  }
+
+  /**
+   * Folds other records of the same machine into `survivorId`: their identity keys and
+   * lifecycle events move over, then the records are deleted. Used for records DHCP made
+   * from single MACs before the machine enrolled.
+   */
+  async absorb(survivorId: string, absorbedIds: readonly string[]): Promise<void> {
+    if (absorbedIds.length === 0) return;
+    await this.#atomically(async (repository) => {
+      const db = repository.#db;
+      await db.updateTable('machine_identities').set({ machine_id: survivorId }).where('machine_id', 'in', absorbedIds).execute();
+      await db.updateTable('machine_events').set({ machine_id: survivorId }).where('machine_id', 'in', absorbedIds).execute();
+      await db.deleteFrom('machines').where('id', 'in', absorbedIds).execute();
+    });
   }
 
   /**
@@ -274,6 +316,17 @@ export class MachineRepository {
     }));
   }
 
+}
+
+function indexColumns(hardware: HardwareInventory) {
+  const index = inventoryIndex(hardware);
+  return {
+    arch: index.arch,
+    memory_bytes: index.memoryBytes,
+    cpu_threads: index.cpuThreads,
+    disk_types: index.diskTypes,
+    gpu_count: index.gpuCount,
+  };
 }
 
 function identityString(key: IdentityKey): string {

@@ -1,4 +1,6 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { inventoryIndex } from '../inventory/inventory-index.js';
+import type { HardwareInventory } from '../model/hardware.js';
 
 /**
  * Core's schema, in order. Only types that mean the same on SQLite and PostgreSQL are
@@ -105,6 +107,30 @@ export const coreMigrations: Record<string, Migration> = {
         await sql`drop table if exists ${sql.table(table)}`.execute(db);
       }
     },
+  },
+};
+
+coreMigrations['0002_inventory_index'] = {
+  async up(db: Kysely<unknown>) {
+    // Filter columns derived from the inventory JSON, so hardware queries stay plain SQL on both engines.
+    await db.schema.alterTable('machines').addColumn('arch', 'text').execute();
+    await db.schema.alterTable('machines').addColumn('memory_bytes', 'bigint').execute();
+    await db.schema.alterTable('machines').addColumn('cpu_threads', 'integer').execute();
+    await db.schema.alterTable('machines').addColumn('disk_types', 'text', (c) => c.notNull().defaultTo('')).execute();
+    await db.schema.alterTable('machines').addColumn('gpu_count', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.createIndex('machines_arch').on('machines').column('arch').execute();
+    const rows = await sql<{ id: string; hardware: string }>`select id, hardware from machines`.execute(db);
+    for (const row of rows.rows) {
+      const index = inventoryIndex(JSON.parse(row.hardware) as HardwareInventory);
+      await sql`update machines set arch = ${index.arch}, memory_bytes = ${index.memoryBytes}, cpu_threads = ${index.cpuThreads},
+        disk_types = ${index.diskTypes}, gpu_count = ${index.gpuCount} where id = ${row.id}`.execute(db);
+    }
+  },
+  async down(db: Kysely<unknown>) {
+    await db.schema.dropIndex('machines_arch').execute();
+    for (const column of ['arch', 'memory_bytes', 'cpu_threads', 'disk_types', 'gpu_count']) {
+      await db.schema.alterTable('machines').dropColumn(column).execute();
+    }
   },
 };
 

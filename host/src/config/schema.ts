@@ -1,4 +1,4 @@
-import { BootSettingsSchema, StoreConfigSchema } from '@metalplane/core';
+import { BootSettingsSchema, MetalplaneConfigSchema, StoreConfigSchema } from '@metalplane/core';
 import { Type, type Static } from '@sinclair/typebox';
 
 export const PluginEntrySchema = Type.Object(
@@ -24,6 +24,14 @@ export const HostConfigSchema = Type.Object(
     ),
     store: Type.Optional(StoreConfigSchema),
     boot: Type.Optional(BootSettingsSchema),
+    machines: Type.Optional(MetalplaneConfigSchema.properties.machines),
+    enrollment: Type.Object(
+      {
+        /** What the registration agent does after enrolling a machine that has no boot intent. */
+        action: Type.Union([Type.Literal('poweroff'), Type.Literal('reboot'), Type.Literal('wait')], { default: 'poweroff' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     log: Type.Object(
       {
         level: Type.Union(

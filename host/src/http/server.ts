@@ -6,7 +6,7 @@ import { bodyFor, errorBody, statusFor } from './error-table.js';
 import { bootIntentRoutes } from './routes/boot-intents.js';
 import { bootProfileRoutes } from './routes/boot-profiles.js';
 import { buildRoutes } from './routes/builds.js';
-import { enrollRoutes } from './routes/enroll.js';
+import { enrollRoutes, type EnrollmentAction } from './routes/enroll.js';
 import { healthRoutes } from './routes/health.js';
 import { machineRoutes } from './routes/machines.js';
 import { ErrorResponseSchema } from './schemas.js';
@@ -17,6 +17,8 @@ export interface ServerOptions {
   readonly logger: FastifyBaseLogger;
   readonly bodyLimitBytes: number;
   readonly version: string;
+  /** What a registration agent does after enrolling a machine that has nothing to netboot. */
+  readonly enrollmentAction: EnrollmentAction;
 }
 
 /** Client mistakes Fastify itself detects, by its error code. */
@@ -99,7 +101,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(
     async (api) => {
       await machineRoutes(api, metalplane);
-      await enrollRoutes(api, metalplane);
+      await enrollRoutes(api, metalplane, options.enrollmentAction);
       await buildRoutes(api, metalplane);
       await bootProfileRoutes(api, metalplane);
       await bootIntentRoutes(api, metalplane);

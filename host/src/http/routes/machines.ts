@@ -8,6 +8,8 @@ import {
   MachineSchema,
   MachineSpecSchema,
   normalizeMac,
+  parseByteQuantity,
+  staleVersionError,
   type Metalplane,
 } from '@metalplane/core';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -40,10 +42,19 @@ export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane
       schema: {
         tags: ['machines'],
         summary: 'List machines',
-        description: 'Filters combine with AND. `label` may repeat: `?label=rack=a&label=role=db`.',
+        description:
+          'Filters combine with AND: `phase`; `label=key=value` (repeatable: `?label=rack=a&label=row=1`); `mac` (any ' +
+          'common notation); `arch` (`amd64`/`x86_64`, `arm64`/`aarch64`); `minMemory` as a byte quantity (`8Gi`, ' +
+          '`512Mi`, `16G`, plain bytes); `minCpus` (hardware threads); `disk.type` (`nvme`, `ssd`, `hdd`: at least one ' +
+          'such disk); `gpu` (`true`/`false`). Example: `?arch=arm64&minMemory=8Gi&disk.type=nvme&label=rack=a`.',
         querystring: Type.Object(
           {
             phase: Type.Optional(Type.Union(MachinePhases.map((p) => Type.Literal(p)))),
+            arch: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+            minMemory: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+            minCpus: Type.Optional(Type.Integer({ minimum: 1 })),
+            'disk.type': Type.Optional(Type.Union([Type.Literal('nvme'), Type.Literal('ssd'), Type.Literal('hdd')])),
+            gpu: Type.Optional(Type.Boolean()),
             label: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
             mac: Type.Optional(Type.String()),
             ...PageQuerySchema,
@@ -60,9 +71,23 @@ export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane
         mac = normalizeMac(q.mac) ?? undefined;
         if (!mac) throw new InputError(`mac "${q.mac}" is not a MAC address`, [{ path: '/querystring/mac', message: 'must be a MAC address' }]);
       }
+      let minMemoryBytes: number | undefined;
+      if (q.minMemory !== undefined) {
+        minMemoryBytes = parseByteQuantity(q.minMemory) ?? undefined;
+        if (minMemoryBytes === undefined) {
+          throw new InputError(`minMemory "${q.minMemory}" is not a byte quantity`, [
+            { path: '/querystring/minMemory', message: 'must be a quantity such as 8Gi, 512Mi, 16G or a number of bytes' },
+          ]);
+        }
+      }
       return metalplane.store.machines.list({
         limit: q.limit ?? 100,
         ...(q.phase ? { phase: q.phase } : {}),
+        ...(q.arch ? { arch: q.arch } : {}),
+        ...(minMemoryBytes !== undefined ? { minMemoryBytes } : {}),
+        ...(q.minCpus !== undefined ? { minCpuThreads: q.minCpus } : {}),
+        ...(q['disk.type'] ? { diskType: q['disk.type'] } : {}),
+        ...(q.gpu !== undefined ? { gpu: q.gpu } : {}),
         ...(q.label ? { labels: parseLabelFilters(q.label) } : {}),
         ...(mac ? { mac } : {}),
         ...(q.continue ? { after: q.continue } : {}),
@@ -159,7 +184,10 @@ export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane
       schema: {
         tags: ['machines'],
         summary: 'Move a machine along its lifecycle',
-        description: 'Give `transition` (e.g. `maintain`) or `to` (e.g. `maintenance`). An illegal move is 409 invalid_transition.',
+        description:
+          'Give `transition` (e.g. `maintain`) or `to` (e.g. `maintenance`). An illegal move is 409 invalid_transition. ' +
+          '`drain` (from maintenance) asks the OS plugin to drain the machine, records the outcome as the `Drained` ' +
+          'condition and, when drained, continues to `offline`.',
         params: IdParams,
         body: Type.Object(
           {
@@ -175,6 +203,14 @@ export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane
     },
     async (request) => {
       const body = request.body;
+      if (body.transition === 'drain' || body.to === 'draining') {
+        // Draining is more than a phase: the OS plugin is asked, and a drained machine goes offline.
+        const current = await metalplane.store.machines.require(request.params.id);
+        if (body.resourceVersion !== undefined && body.resourceVersion !== current.resourceVersion) {
+          throw staleVersionError('machine', current.id, body.resourceVersion, current.resourceVersion);
+        }
+        return (await metalplane.drain(request.params.id, { actor: 'api', reason: body.reason ?? null })).machine;
+      }
       return metalplane.transition(request.params.id, {
         ...(body.transition !== undefined ? { transition: body.transition } : {}),
         ...(body.to !== undefined ? { to: body.to } : {}),

@@ -1,0 +1,2 @@
+export * from './drain.js';
+export * from './readiness.js';

@@ -26,6 +26,12 @@ import { fileURLToPath } from 'node:url';
  */
 const SYSTEM_PACKAGES = [
   { apt: 'postgresql', present: () => findPostgres() !== undefined, neededIf: (run) => run.startPostgres },
+  // The registration agent is tested under busybox sh with busybox wget, and with curl.
+  { apt: 'busybox', present: () => onPath('busybox') },
+  { apt: 'curl', present: () => onPath('curl') },
+  // The registration image is built from Debian packages into a cpio archive and booted in QEMU.
+  { apt: 'cpio', present: () => onPath('cpio') },
+  { apt: 'qemu-system-x86', present: () => onPath('qemu-system-x86_64') },
 ];
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -63,6 +63,7 @@ export class Host {
         bodyLimitBytes: config.server.bodyLimitBytes,
         version: hostVersion,
         enrollmentAction: config.enrollment.action,
+        registrationImageDirectory: resolve(baseDir, config.enrollment.imageDirectory),
       });
       await server.ready();
       return new Host(options.loaded, metalplane, server, logger);

@@ -131,6 +131,11 @@ describe.skipIf(skip)('registration image in QEMU', { timeout: TIMEOUT_MS }, () 
     expect(hw.memory?.totalBytes).toBeLessThanOrEqual(512 * MiB);
     expect(hw.nics).toEqual(expect.arrayContaining([expect.objectContaining({ mac: MAC, driver: 'virtio_net' })]));
     expect(hw.system?.manufacturer).toBe('QEMU');
+    expect(hw.cpu?.model).toMatch(/QEMU/);
+    expect(hw.cpu?.numaNodes?.[0]?.cpus).toEqual([0, 1]);
+    // The emulated VGA is not a GPU.
+    expect(hw.gpus ?? []).toEqual([]);
+    expect(machine.identity).toContainEqual({ kind: 'mac', value: MAC });
     // The agent printed the id the server gave it.
     expect(boot?.serial, serialTail()).toContain(`metalplane: enrolled as machine ${machine.id}`);
   });

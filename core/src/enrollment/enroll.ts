@@ -2,7 +2,7 @@ import { ConflictError, InputError, InvalidTransitionError } from '../errors.js'
 import type { EventBus } from '../events/event-bus.js';
 import { transition } from '../lifecycle/transition.js';
 import type { HardwareInventory } from '../model/hardware.js';
-import { normalizeMac, type IdentityKey, type Machine } from '../model/machine.js';
+import { identityKeyString, normalizeMac, type IdentityKey, type Machine } from '../model/machine.js';
 import type { Store } from '../store/store.js';
 import { parseRawFacts } from '../inventory/parse-raw-facts.js';
 import type { RawFacts } from '../inventory/raw-facts.js';
@@ -66,7 +66,7 @@ async function enrollOnce(store: Store, events: EventBus, input: EnrollmentInput
     warnings.push(...decision.warnings);
     // A key another machine holds stays with it (a clone's copied UUID): only an operator moves it.
     const heldElsewhere = keysHeldBy(candidates.filter((c) => c !== decision.machine && !decision.absorb.includes(c)));
-    const addIdentity = input.identity.filter((k) => !heldElsewhere.has(keyString(k)));
+    const addIdentity = input.identity.filter((k) => !heldElsewhere.has(identityKeyString(k)));
     machine = await store.transaction(async (tx) => {
       await tx.machines.absorb(decision.machine.id, decision.absorb.map((m) => m.id));
       await tx.machines.removeIdentity(decision.machine.id, decision.replace);
@@ -78,7 +78,7 @@ async function enrollOnce(store: Store, events: EventBus, input: EnrollmentInput
     // Records DHCP made from this machine's NICs become that record.
     const [own, ...rest] = decision.absorb;
     const taken = keysHeldBy(candidates.filter((c) => !decision.absorb.includes(c)));
-    const free = input.identity.filter((k) => !taken.has(keyString(k)));
+    const free = input.identity.filter((k) => !taken.has(identityKeyString(k)));
     if (decision.kind === 'ambiguous') {
       if (free.length === 0) {
         throw new ConflictError(`${decision.reason}; every reported key belongs to another machine`, {
@@ -125,12 +125,8 @@ async function enrollOnce(store: Store, events: EventBus, input: EnrollmentInput
   return { machine, created, warnings };
 }
 
-function keyString(key: IdentityKey): string {
-  return `${key.kind}=${key.value}`;
-}
-
 function keysHeldBy(machines: readonly Machine[]): Set<string> {
-  return new Set(machines.flatMap((m) => m.identity.map(keyString)));
+  return new Set(machines.flatMap((m) => m.identity.map(identityKeyString)));
 }
 
 /** Enrolls from the seed project's payload (`{ service_tag, mac_address, hardware }`). */

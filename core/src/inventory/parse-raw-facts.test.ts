@@ -605,8 +605,8 @@ describe('GPUs from lspci -nn', () => {
     ],
     [
       'an unknown vendor: no names',
-      '00:02.0 VGA compatible controller [0300]: Device [1234:1111] (rev 02)',
-      [{ pciId: '1234:1111', pciAddress: '0000:00:02.0' }],
+      '00:02.0 VGA compatible controller [0300]: Device [abcd:0101] (rev 02)',
+      [{ pciId: 'abcd:0101', pciAddress: '0000:00:02.0' }],
     ],
     [
       'a vendor not in the table: split at the company suffix',
@@ -614,6 +614,7 @@ describe('GPUs from lspci -nn', () => {
       [{ vendor: 'Moore Threads Technology Co.,Ltd', model: 'MTT S80', pciId: '1ed5:0101', pciAddress: '0000:65:00.0' }],
     ],
     ['the BMC VGA (ASPEED) is not a GPU', '02:00.0 VGA compatible controller [0300]: ASPEED Technology, Inc. ASPEED Graphics Family [1a03:2000] (rev 52)', []],
+    ['the emulated VGA of a QEMU VM is not a GPU', '00:01.0 VGA compatible controller [0300]: Device [1234:1111] (rev 02)', []],
     ['not a display class', '00:1f.2 SATA controller [0106]: Intel Corporation Device [8086:a182]', []],
   ])('%s', (_name, line, expected) => {
     expect(parseRawFacts(facts({}, { commands: { 'lspci -nn': `${line}\n` } })).inventory.gpus).toEqual(expected);

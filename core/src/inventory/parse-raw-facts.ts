@@ -671,10 +671,24 @@ function linkState(operstate: string | undefined, carrier: string | undefined): 
 const DISPLAY_CLASSES = new Set(['0300', '0302', '0380']);
 
 /**
- * The VGA function of a baseboard management controller: on nearly every server, and no
- * use to anyone asking for a GPU.
+ * Display functions that are not GPUs anyone asks for: the VGA of a baseboard management
+ * controller (ASPEED, Matrox G200e: on nearly every server) and emulated VGA in virtual
+ * machines (QEMU/Bochs stdvga, Cirrus, virtio-gpu, VMware SVGA).
  */
-const BMC_VGA = new Set(['1a03:2000', '102b:0522', '102b:0530', '102b:0532', '102b:0533', '102b:0534', '102b:0536', '102b:0538']);
+const BMC_VGA = new Set([
+  '1a03:2000',
+  '102b:0522',
+  '102b:0530',
+  '102b:0532',
+  '102b:0533',
+  '102b:0534',
+  '102b:0536',
+  '102b:0538',
+  '1234:1111',
+  '1013:00b8',
+  '1af4:1050',
+  '15ad:0405',
+]);
 
 /** PCI vendor names as `lspci` prints them (pci.ids), for splitting vendor from model. */
 const PCI_VENDORS: Readonly<Record<string, string>> = {

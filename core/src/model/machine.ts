@@ -111,6 +111,11 @@ export const MachineSchema = Type.Object(
 );
 export type Machine = Static<typeof MachineSchema>;
 
+/** `kind=value`: one identity key as a string, for sets and maps. */
+export function identityKeyString(key: IdentityKey): string {
+  return `${key.kind}=${key.value}`;
+}
+
 /** MACs of a machine, in the order they were learned. */
 export function machineMacs(machine: Pick<Machine, 'identity'>): string[] {
   return machine.identity.filter((k) => k.kind === 'mac').map((k) => k.value);

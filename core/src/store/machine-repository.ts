@@ -4,15 +4,16 @@ import { newId } from '../ids.js';
 import type { MachinePhase } from '../lifecycle/phases.js';
 import type { DiskType, HardwareInventory } from '../model/hardware.js';
 import { inventoryIndex, normalizeArch } from '../inventory/inventory-index.js';
-import type {
-  BootFromDiskMethod,
-  Condition,
-  IdentityKey,
-  Machine,
-  MachineRole,
-  MachineSpec,
-  NetbootState,
-  Taint,
+import {
+  identityKeyString,
+  type BootFromDiskMethod,
+  type Condition,
+  type IdentityKey,
+  type Machine,
+  type MachineRole,
+  type MachineSpec,
+  type NetbootState,
+  type Taint,
 } from '../model/machine.js';
 import type { EngineAdapter } from './database.js';
 import { fromJson, toJson } from './json.js';
@@ -267,9 +268,9 @@ export class MachineRepository {
         machineId: foreign.machine_id,
       });
     }
-    const owned = new Set(owners.map((o) => `${o.kind}=${o.value}`));
+    const owned = new Set(owners.map((o) => identityKeyString({ kind: o.kind as IdentityKey['kind'], value: o.value })));
     const rows = dedupe(keys)
-      .filter((k) => !owned.has(identityString(k)))
+      .filter((k) => !owned.has(identityKeyString(k)))
       .map((k) => ({ kind: k.kind, value: k.value, machine_id: machineId, created_at: now }));
     if (rows.length === 0) return;
     try {
@@ -329,12 +330,8 @@ function indexColumns(hardware: HardwareInventory) {
   };
 }
 
-function identityString(key: IdentityKey): string {
-  return `${key.kind}=${key.value}`;
-}
-
 function dedupe(keys: readonly IdentityKey[]): IdentityKey[] {
   const seen = new Map<string, IdentityKey>();
-  for (const key of keys) seen.set(identityString(key), key);
+  for (const key of keys) seen.set(identityKeyString(key), key);
   return [...seen.values()];
 }

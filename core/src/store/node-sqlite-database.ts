@@ -48,6 +48,29 @@ class NodeSqliteStatement implements SqliteStatement {
  */
 const BEGIN = /^\s*begin\s*;?\s*$/i;
 
+const SQLITE_BUSY = 5;
+
+/**
+ * WAL is a property of the file, so only the first opener switches it. The switch needs
+ * an exclusive lock and SQLite reports a competing opener as busy at once, without the
+ * busy timeout: wait (synchronously, as node:sqlite is) and try again, within the timeout.
+ */
+function enableWal(database: DatabaseSync, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      const mode = database.prepare('PRAGMA journal_mode').get() as { journal_mode?: string } | undefined;
+      if (mode?.journal_mode === 'wal') return;
+      database.exec('PRAGMA journal_mode = WAL');
+      return;
+    } catch (error) {
+      if ((error as { errcode?: number }).errcode !== SQLITE_BUSY || Date.now() >= deadline) throw error;
+      Atomics.wait(pause, 0, 0, 25);
+    }
+  }
+}
+
 export interface NodeSqliteOptions {
   readonly busyTimeoutMs: number;
 }
@@ -60,7 +83,7 @@ export interface NodeSqliteOptions {
 export function openNodeSqliteDatabase(path: string, options: NodeSqliteOptions): SqliteDatabase {
   const database = new DatabaseSync(path);
   database.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
-  if (path !== ':memory:') database.exec('PRAGMA journal_mode = WAL');
+  if (path !== ':memory:') enableWal(database, options.busyTimeoutMs);
   database.exec('PRAGMA foreign_keys = ON');
   database.exec('PRAGMA synchronous = NORMAL');
   return {

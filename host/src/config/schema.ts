@@ -27,6 +27,11 @@ export const HostConfigSchema = Type.Object(
     machines: Type.Optional(MetalplaneConfigSchema.properties.machines),
     enrollment: Type.Object(
       {
+        /**
+         * Where the registration image (vmlinuz, initrd.img) is, served at /boot/registration/.
+         * Relative to the config file; built by `npm run build:image -w @metalplane/agent`.
+         */
+        imageDirectory: Type.String({ minLength: 1, default: './agent/dist/registration' }),
         /** What the registration agent does after enrolling a machine that has no boot intent. */
         action: Type.Union([Type.Literal('poweroff'), Type.Literal('reboot'), Type.Literal('wait')], { default: 'poweroff' }),
       },

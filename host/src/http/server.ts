@@ -9,6 +9,7 @@ import { buildRoutes } from './routes/builds.js';
 import { enrollRoutes, type EnrollmentAction } from './routes/enroll.js';
 import { healthRoutes } from './routes/health.js';
 import { machineRoutes } from './routes/machines.js';
+import { registrationImageRoutes } from './routes/registration-image.js';
 import { ErrorResponseSchema } from './schemas.js';
 import { fieldErrors, validatorCompiler } from './validation.js';
 
@@ -19,6 +20,8 @@ export interface ServerOptions {
   readonly version: string;
   /** What a registration agent does after enrolling a machine that has nothing to netboot. */
   readonly enrollmentAction: EnrollmentAction;
+  /** Absolute path of the registration image directory. */
+  readonly registrationImageDirectory: string;
 }
 
 /** Client mistakes Fastify itself detects, by its error code. */
@@ -91,6 +94,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         { name: 'enrollment' },
         { name: 'boot' },
         { name: 'builds' },
+        { name: 'boot files' },
         { name: 'health' },
       ],
     },
@@ -98,6 +102,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   await app.register(async (root) => healthRoutes(root, metalplane));
+  await app.register(async (root) => registrationImageRoutes(root, options.registrationImageDirectory));
   await app.register(
     async (api) => {
       await machineRoutes(api, metalplane);

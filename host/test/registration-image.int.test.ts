@@ -129,7 +129,7 @@ describe.skipIf(skip)('registration image in QEMU', { timeout: TIMEOUT_MS }, () 
     expect(hw.cpu?.threads).toBe(2);
     expect(hw.memory?.totalBytes).toBeGreaterThanOrEqual(400 * MiB);
     expect(hw.memory?.totalBytes).toBeLessThanOrEqual(512 * MiB);
-    expect(hw.nics).toEqual(expect.arrayContaining([expect.objectContaining({ mac: MAC, driver: 'virtio_net' })]));
+    expect(hw.nics).toEqual(expect.arrayContaining([expect.objectContaining({ mac: MAC, driver: 'virtio_net', link: 'up' })]));
     expect(hw.system?.manufacturer).toBe('QEMU');
     expect(hw.cpu?.model).toMatch(/QEMU/);
     expect(hw.cpu?.numaNodes?.[0]?.cpus).toEqual([0, 1]);

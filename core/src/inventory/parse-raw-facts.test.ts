@@ -473,6 +473,8 @@ describe('NICs', () => {
     ['sriov_totalvfs 0 is not SR-IOV', { 'device/sriov_totalvfs': '0' }, {}, undefined],
     ['sriov_totalvfs 7', { 'device/sriov_totalvfs': '7\n' }, { sriov: { totalVfs: 7 } }, undefined],
     ['operstate unknown, carrier 1: up', { operstate: 'unknown', carrier: '1' }, { link: 'up' }, undefined],
+    ['operstate still down just after the link came up, carrier 1: up', { operstate: 'down', carrier: '1' }, { link: 'up' }, undefined],
+    ['operstate up, carrier 0 (cable pulled a moment ago): down', { operstate: 'up', carrier: '0' }, { link: 'down' }, undefined],
     ['operstate lowerlayerdown: down', { operstate: 'lowerlayerdown' }, { link: 'down' }, undefined],
     ['no operstate, no carrier: unknown', { operstate: '' }, { link: 'unknown' }, undefined],
   ])('%s', (_name, attrs, expected, warning) => {

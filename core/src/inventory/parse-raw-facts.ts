@@ -650,7 +650,15 @@ function parseNics(src: FactSource, warnings: string[]): Nic[] | undefined {
   return nics;
 }
 
+/**
+ * Carrier first: it is the driver's own word, while operstate is updated by deferred kernel
+ * work and can still say `down` a moment after the link came up (seen booting the
+ * registration image in QEMU). Carrier is unreadable on an interface that is not up; then
+ * operstate decides.
+ */
 function linkState(operstate: string | undefined, carrier: string | undefined): 'up' | 'down' | 'unknown' {
+  if (carrier === '1') return 'up';
+  if (carrier === '0') return 'down';
   switch (operstate?.toLowerCase()) {
     case 'up':
       return 'up';
@@ -660,8 +668,6 @@ function linkState(operstate: string | undefined, carrier: string | undefined): 
     case 'dormant':
       return 'down';
   }
-  if (carrier === '1') return 'up';
-  if (carrier === '0') return 'down';
   return 'unknown';
 }
 

@@ -52,6 +52,7 @@ function machine(overrides: Partial<Machine> = {}): Machine {
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-02T00:00:00.000Z',
     lastSeenAt: '2026-02-28T00:00:00.000Z',
+    inventoryReportedAt: null,
     ...overrides,
   };
 }

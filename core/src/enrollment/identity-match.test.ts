@@ -25,6 +25,7 @@ function machine(id: string, identity: IdentityKey[], phase: Machine['phase'] = 
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',
     lastSeenAt: null,
+    inventoryReportedAt: null,
   };
 }
 

@@ -106,6 +106,8 @@ export const MachineSchema = Type.Object(
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
     lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    /** When the hardware inventory was last reported (enrollment); drives `InventoryStale`. */
+    inventoryReportedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   },
   { additionalProperties: false },
 );

@@ -95,17 +95,40 @@ describe.each(testDatabaseNames())('node operations (%s)', (engine) => {
     const stale = await metalplane.store.machines.create({ identity: [{ kind: 'serial', value: 'stale' }], lastSeenAt: '2026-11-22T11:50:00Z' });
     const never = await metalplane.store.machines.create({ identity: [{ kind: 'serial', value: 'never' }] });
 
-    expect((await metalplane.refreshReadiness(now)).sort()).toEqual([fresh.id, stale.id, never.id].sort());
-    const ready = async (id: string) => conditionOf((await metalplane.store.machines.require(id)).conditions, 'Ready');
-    expect(await ready(fresh.id)).toMatchObject({ status: 'True', reason: 'Seen' });
-    expect(await ready(stale.id)).toMatchObject({ status: 'False', reason: 'NotSeen', message: 'no contact since 2026-11-22T11:50:00Z' });
-    expect(await ready(never.id)).toMatchObject({ status: 'False', reason: 'NeverSeen' });
+    expect((await metalplane.refreshConditions(now)).sort()).toEqual([fresh.id, stale.id, never.id].sort());
+    const condition = async (id: string, type: string) => conditionOf((await metalplane.store.machines.require(id)).conditions, type);
+    expect(await condition(fresh.id, 'Ready')).toMatchObject({ status: 'True', reason: 'Seen' });
+    expect(await condition(stale.id, 'Ready')).toMatchObject({ status: 'False', reason: 'NotSeen', message: 'no contact since 2026-11-22T11:50:00Z' });
+    expect(await condition(never.id, 'Ready')).toMatchObject({ status: 'False', reason: 'NeverSeen' });
 
     // Nothing changed: nothing is written again.
-    expect(await metalplane.refreshReadiness(now)).toEqual([]);
+    expect(await metalplane.refreshConditions(now)).toEqual([]);
 
     await metalplane.store.machines.touch(stale.id, new Date('2026-11-22T11:59:59Z'));
-    expect(await metalplane.refreshReadiness(now)).toEqual([stale.id]);
-    expect(await ready(stale.id)).toMatchObject({ status: 'True', lastTransitionTime: now.toISOString() });
+    expect(await metalplane.refreshConditions(now)).toEqual([stale.id]);
+    expect(await condition(stale.id, 'Ready')).toMatchObject({ status: 'True', lastTransitionTime: now.toISOString() });
+  });
+
+  it('marks an inventory never reported, or older than inventoryMaxAgeDays, as stale', async () => {
+    const metalplane = await start();
+    const dhcpOnly = await metalplane.store.machines.create({ identity: [{ kind: 'mac', value: '02:00:00:00:00:01' }] });
+    const enrolled = await metalplane.store.machines.create({ identity: [{ kind: 'serial', value: 'inv' }], hardware: { cpu: { threads: 4 } } });
+    const reportedAt = Date.parse(enrolled.inventoryReportedAt!);
+    expect(Math.abs(reportedAt - Date.now())).toBeLessThan(60_000);
+
+    const condition = async (id: string) => conditionOf((await metalplane.store.machines.require(id)).conditions, 'InventoryStale');
+    await metalplane.refreshConditions(new Date(reportedAt + 24 * 3600 * 1000));
+    expect(await condition(dhcpOnly.id)).toMatchObject({ status: 'True', reason: 'NeverReported' });
+    expect(await condition(enrolled.id)).toMatchObject({ status: 'False', reason: 'Reported' });
+
+    const monthLater = new Date(reportedAt + 31 * 24 * 3600 * 1000);
+    expect(await metalplane.refreshConditions(monthLater)).toContain(enrolled.id);
+    expect(await condition(enrolled.id)).toMatchObject({ status: 'True', reason: 'Old', lastTransitionTime: monthLater.toISOString() });
+
+    // A new report makes it fresh again.
+    await metalplane.store.machines.update(enrolled.id, { hardware: { cpu: { threads: 8 } } });
+    const reported = (await metalplane.store.machines.require(enrolled.id)).inventoryReportedAt!;
+    await metalplane.refreshConditions(new Date(Date.parse(reported) + 1000));
+    expect(await condition(enrolled.id)).toMatchObject({ status: 'False', reason: 'Reported' });
   });
 });

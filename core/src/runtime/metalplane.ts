@@ -8,7 +8,7 @@ import { EventBus } from '../events/event-bus.js';
 import { transition } from '../lifecycle/transition.js';
 import { osExtensionPoint } from '../extension-points/os.js';
 import { drainMachine, type DrainOutcome, type DrainRequest } from '../operations/drain.js';
-import { refreshReadiness } from '../operations/readiness.js';
+import { refreshMachineConditions } from '../operations/readiness.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { coreServices, type HttpRoutes, type Lifecycle } from '../plugins/core-services.js';
 import type { AnyPluginDefinition, PluginInstance, ProvidesMap } from '../plugins/define-plugin.js';
@@ -27,9 +27,11 @@ export const MetalplaneConfigSchema = Type.Object(
       Type.Object(
         {
           /** A machine not heard from for this long gets `Ready=False`. */
-          staleAfterSeconds: Type.Integer({ minimum: 10, maximum: 30 * 24 * 3600, default: 600 }),
-          /** How often readiness is re-evaluated. */
-          readinessIntervalSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
+          staleAfterSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 30 * 24 * 3600, default: 600 })),
+          /** An inventory not reported for this long gets `InventoryStale=True`. */
+          inventoryMaxAgeDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, default: 30 })),
+          /** How often these conditions are re-evaluated. */
+          readinessIntervalSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600, default: 30 })),
         },
         { additionalProperties: false, default: {} },
       ),
@@ -113,8 +115,8 @@ export class Metalplane implements AsyncDisposable {
   #store: Store | undefined;
   #bootPlanner: BootPlanner | undefined;
   #state: State = 'created';
-  #readinessTimer: NodeJS.Timeout | undefined;
-  #readinessRun: Promise<unknown> | undefined;
+  #conditionsTimer: NodeJS.Timeout | undefined;
+  #conditionsRun: Promise<unknown> | undefined;
 
   constructor(
     config: MetalplaneConfig,
@@ -191,7 +193,7 @@ export class Metalplane implements AsyncDisposable {
         if (instance.start) await this.#withTimeout(definition.id, 'start', this.#startTimeoutMs, (s) => instance.start!(s));
         this.logger.info({ plugin: definition.id }, `plugin ${definition.id} started`);
       }
-      this.#startReadinessLoop();
+      this.#startConditionsLoop();
       this.#state = 'running';
     } catch (error) {
       this.#state = 'failed';
@@ -208,29 +210,32 @@ export class Metalplane implements AsyncDisposable {
     return drainMachine(this.store, this.events, this.getAll(osExtensionPoint), machineId, request);
   }
 
-  /** Re-evaluates every machine's Ready condition now (the loop does it every interval). */
-  async refreshReadiness(now: Date = new Date()): Promise<string[]> {
-    return refreshReadiness(this.store, now, (this.config.machines?.staleAfterSeconds ?? 600) * 1000);
+  /** Re-evaluates every machine's Ready and InventoryStale conditions now (the loop does it every interval). */
+  async refreshConditions(now: Date = new Date()): Promise<string[]> {
+    return refreshMachineConditions(this.store, now, {
+      staleAfterMs: (this.config.machines?.staleAfterSeconds ?? 600) * 1000,
+      inventoryMaxAgeMs: (this.config.machines?.inventoryMaxAgeDays ?? 30) * 24 * 3600 * 1000,
+    });
   }
 
-  #startReadinessLoop(): void {
+  #startConditionsLoop(): void {
     const intervalMs = (this.config.machines?.readinessIntervalSeconds ?? 30) * 1000;
-    this.#readinessTimer = setInterval(() => {
-      if (this.#readinessRun || this.#state !== 'running') return;
-      this.#readinessRun = this.refreshReadiness()
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'readiness refresh failed'))
+    this.#conditionsTimer = setInterval(() => {
+      if (this.#conditionsRun || this.#state !== 'running') return;
+      this.#conditionsRun = this.refreshConditions()
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'refreshing machine conditions failed'))
         .finally(() => {
-          this.#readinessRun = undefined;
+          this.#conditionsRun = undefined;
         });
     }, intervalMs);
-    this.#readinessTimer.unref();
+    this.#conditionsTimer.unref();
   }
 
   async stop(): Promise<void> {
     if (this.#state === 'stopped' || this.#state === 'stopping' || this.#state === 'created') return;
-    clearInterval(this.#readinessTimer);
+    clearInterval(this.#conditionsTimer);
     this.#state = 'stopping';
-    await this.#readinessRun;
+    await this.#conditionsRun;
     await this.#teardown();
     this.#state = 'stopped';
   }

@@ -94,6 +94,7 @@ export class MachineRepository {
       created_at: now,
       updated_at: now,
       last_seen_at: input.lastSeenAt ?? null,
+      inventory_reported_at: input.hardware ? now : null,
       ...indexColumns(input.hardware ?? {}),
     };
     await this.#db.insertInto('machines').values(row).execute();
@@ -174,7 +175,7 @@ export class MachineRepository {
       ...(update.roles ? { roles: toJson(update.roles) } : {}),
       ...(update.taints ? { taints: toJson(update.taints) } : {}),
       ...(update.conditions ? { conditions: toJson(update.conditions) } : {}),
-      ...(update.hardware ? { hardware: toJson(update.hardware), ...indexColumns(update.hardware) } : {}),
+      ...(update.hardware ? { hardware: toJson(update.hardware), inventory_reported_at: now, ...indexColumns(update.hardware) } : {}),
       ...(update.bootFromDisk ? { boot_from_disk: update.bootFromDisk } : {}),
       ...(update.netboot ? { netboot: toJson(update.netboot) } : {}),
     };
@@ -314,6 +315,7 @@ export class MachineRepository {
       createdAt: row.created_at,
       updatedAt: row.updated_at,
       lastSeenAt: row.last_seen_at,
+      inventoryReportedAt: row.inventory_reported_at,
     }));
   }
 

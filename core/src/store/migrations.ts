@@ -134,6 +134,17 @@ coreMigrations['0002_inventory_index'] = {
   },
 };
 
+coreMigrations['0003_inventory_reported_at'] = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable('machines').addColumn('inventory_reported_at', 'text').execute();
+    // Machines enrolled before this column existed last reported when they were last updated.
+    await sql`update machines set inventory_reported_at = updated_at where hardware <> '{}'`.execute(db);
+  },
+  async down(db: Kysely<unknown>) {
+    await db.schema.alterTable('machines').dropColumn('inventory_reported_at').execute();
+  },
+};
+
 export const coreMigrationProvider: MigrationProvider = {
   getMigrations: async () => coreMigrations,
 };

@@ -18,6 +18,7 @@ export interface MachinesTable {
   created_at: string;
   updated_at: string;
   last_seen_at: string | null;
+  inventory_reported_at: string | null;
   arch: string | null;
   memory_bytes: number | string | null;
   cpu_threads: number | null;

@@ -10,6 +10,8 @@ import {
   normalizeMac,
   parseByteQuantity,
   staleVersionError,
+  type Machine,
+  type MachineUpdate,
   type Metalplane,
 } from '@metalplane/core';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -35,6 +37,13 @@ export function parseLabelFilters(filters: readonly string[]): Record<string, st
 
 export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  /** Writes an operator's change and tells the event bus. */
+  const updateMachine = async (id: string, update: MachineUpdate, resourceVersion: number): Promise<Machine> => {
+    const machine = await metalplane.store.machines.update(id, update, resourceVersion);
+    metalplane.events.emit('machine.updated', { machineId: machine.id, resourceVersion: machine.resourceVersion });
+    return machine;
+  };
 
   api.get(
     '/machines',
@@ -115,7 +124,7 @@ export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane
     },
     async (request) => {
       const { resourceVersion, ...spec } = request.body;
-      const machine = await metalplane.store.machines.update(
+      return updateMachine(
         request.params.id,
         {
           hostname: spec.hostname ?? null,
@@ -126,8 +135,6 @@ export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane
         },
         resourceVersion,
       );
-      metalplane.events.emit('machine.updated', { machineId: machine.id, resourceVersion: machine.resourceVersion });
-      return machine;
     },
   );
 
@@ -168,13 +175,7 @@ export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane
           else labels[key] = value;
         }
       }
-      const machine = await metalplane.store.machines.update(
-        current.id,
-        { ...rest, ...(labels ? { labels } : {}) },
-        resourceVersion ?? current.resourceVersion,
-      );
-      metalplane.events.emit('machine.updated', { machineId: machine.id, resourceVersion: machine.resourceVersion });
-      return machine;
+      return updateMachine(current.id, { ...rest, ...(labels ? { labels } : {}) }, resourceVersion ?? current.resourceVersion);
     },
   );
 

@@ -22,3 +22,4 @@ export * from './inventory/inventory-index.js';
 export * from './model/conditions.js';
 export * from './enrollment/identity-match.js';
 export * from './operations/index.js';
+export * from './ipam/index.js';

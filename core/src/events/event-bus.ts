@@ -25,6 +25,8 @@ export interface MetalplaneEvents {
   };
   'machine.enrolled': { machineId: string; created: boolean };
   'machine.updated': { machineId: string; resourceVersion: number };
+  'claim.allocated': { claimId: string; pool: string; address: string };
+  'claim.released': { claimId: string; pool: string; address: string | null };
 }
 
 export type EventName = keyof MetalplaneEvents;

@@ -1,3 +1,4 @@
+import type { IpPoolSpec } from '../ipam/model.js';
 import { createServiceRef } from '../plugins/service-ref.js';
 
 /** Whose address it is: a machine's interface, or a free-form owner key. */
@@ -13,12 +14,8 @@ export interface IpClaimRequest {
   /** Stable id of the claim; every call with the same id concerns the same address. */
   readonly claimId: string;
   readonly owner: IpClaimOwner;
-  readonly pool: {
-    readonly name: string;
-    readonly cidr: string;
-    /** Provider-specific reference, e.g. a NetBox prefix id. */
-    readonly providerRef?: Readonly<Record<string, unknown>>;
-  };
+  /** The pool as configured; `spec.providerRef` carries e.g. a NetBox prefix id. */
+  readonly pool: { readonly name: string; readonly spec: IpPoolSpec };
   readonly requestedAddress?: string;
 }
 

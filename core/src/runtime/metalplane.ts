@@ -7,6 +7,8 @@ import { ConfigurationError, MetalplaneError, PluginError } from '../errors.js';
 import { EventBus } from '../events/event-bus.js';
 import { transition } from '../lifecycle/transition.js';
 import { osExtensionPoint } from '../extension-points/os.js';
+import { ipamExtensionPoint } from '../extension-points/ipam.js';
+import { IpClaims } from '../ipam/claims.js';
 import { drainMachine, type DrainOutcome, type DrainRequest } from '../operations/drain.js';
 import { refreshMachineConditions } from '../operations/readiness.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -114,6 +116,7 @@ export class Metalplane implements AsyncDisposable {
   #container: DependencyContainer | undefined;
   #store: Store | undefined;
   #bootPlanner: BootPlanner | undefined;
+  #ipClaims: IpClaims | undefined;
   #state: State = 'created';
   #conditionsTimer: NodeJS.Timeout | undefined;
   #conditionsRun: Promise<unknown> | undefined;
@@ -141,6 +144,12 @@ export class Metalplane implements AsyncDisposable {
   get store(): Store {
     if (!this.#store) throw new MetalplaneError('not_started', 'metalplane is not started');
     return this.#store;
+  }
+
+  /** IP claims over the built-in IPAM and the IPAM plugins; available once started. */
+  get ipClaims(): IpClaims {
+    if (!this.#ipClaims) throw new MetalplaneError('not_started', 'metalplane is not started');
+    return this.#ipClaims;
   }
 
   get bootPlanner(): BootPlanner {
@@ -181,6 +190,7 @@ export class Metalplane implements AsyncDisposable {
     try {
       this.#store = await Store.open(this.config.store);
       this.#bootPlanner = new BootPlanner(this.#store, this.config.boot);
+      this.#ipClaims = new IpClaims(this.#store, this.events, () => this.getAll(ipamExtensionPoint));
       this.#container = rootContainer.createChildContainer();
       this.#registerCore(this.#container, this.#store);
       const setUp: StartedPlugin[] = [];
@@ -326,6 +336,7 @@ export class Metalplane implements AsyncDisposable {
     const store = this.#store;
     this.#store = undefined;
     this.#bootPlanner = undefined;
+    this.#ipClaims = undefined;
     if (store) await store.close();
   }
 }

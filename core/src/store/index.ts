@@ -7,3 +7,6 @@ export * from './machine-event-repository.js';
 export * from './boot-profile-repository.js';
 export * from './boot-intent-repository.js';
 export * from './build-repository.js';
+export * from './ip-pool-repository.js';
+export * from './ip-claim-repository.js';
+export * from './ip-allocation-repository.js';

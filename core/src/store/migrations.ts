@@ -145,6 +145,51 @@ coreMigrations['0003_inventory_reported_at'] = {
   },
 };
 
+coreMigrations['0004_ipam'] = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('ip_pools')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('provider', 'text', (c) => c.notNull())
+      .addColumn('spec', 'text', (c) => c.notNull())
+      .addColumn('resource_version', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('ip_claims')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      // No cascade: a pool with claims cannot be deleted out from under them.
+      .addColumn('pool', 'text', (c) => c.notNull().references('ip_pools.name'))
+      .addColumn('owner_key', 'text', (c) => c.notNull())
+      .addColumn('machine_id', 'text')
+      .addColumn('spec', 'text', (c) => c.notNull())
+      .addColumn('phase', 'text', (c) => c.notNull())
+      .addColumn('address', 'text')
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('resource_version', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      // Asking twice for the same owner in the same pool is the same claim.
+      .addUniqueConstraint('ip_claims_pool_owner', ['pool', 'owner_key'])
+      .execute();
+    await db.schema.createIndex('ip_claims_machine').on('ip_claims').column('machine_id').execute();
+    await db.schema.createIndex('ip_claims_phase').on('ip_claims').column('phase').execute();
+    // The built-in IPAM's ledger: the primary key is what keeps two processes from handing out one address.
+    await db.schema
+      .createTable('ip_allocations')
+      .addColumn('pool', 'text', (c) => c.notNull().references('ip_pools.name'))
+      .addColumn('address', 'text', (c) => c.notNull())
+      .addColumn('claim_id', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('ip_allocations_pk', ['pool', 'address'])
+      .execute();
+  },
+  async down(db: Kysely<unknown>) {
+    for (const table of ['ip_allocations', 'ip_claims', 'ip_pools']) await sql`drop table if exists ${sql.table(table)}`.execute(db);
+  },
+};
+
 export const coreMigrationProvider: MigrationProvider = {
   getMigrations: async () => coreMigrations,
 };

@@ -84,6 +84,36 @@ export interface BuildsTable {
   finished_at: string | null;
 }
 
+export interface IpPoolsTable {
+  name: string;
+  provider: string;
+  spec: string;
+  resource_version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface IpClaimsTable {
+  id: string;
+  pool: string;
+  owner_key: string;
+  machine_id: string | null;
+  spec: string;
+  phase: string;
+  address: string | null;
+  status: string;
+  resource_version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface IpAllocationsTable {
+  pool: string;
+  address: string;
+  claim_id: string;
+  created_at: string;
+}
+
 export interface DatabaseSchema {
   machines: MachinesTable;
   machine_identities: MachineIdentitiesTable;
@@ -92,4 +122,7 @@ export interface DatabaseSchema {
   boot_profiles: BootProfilesTable;
   boot_intents: BootIntentsTable;
   builds: BuildsTable;
+  ip_pools: IpPoolsTable;
+  ip_claims: IpClaimsTable;
+  ip_allocations: IpAllocationsTable;
 }

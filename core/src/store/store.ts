@@ -3,6 +3,9 @@ import { MetalplaneError } from '../errors.js';
 import { BootIntentRepository } from './boot-intent-repository.js';
 import { BootProfileRepository } from './boot-profile-repository.js';
 import { BuildRepository } from './build-repository.js';
+import { IpAllocationRepository } from './ip-allocation-repository.js';
+import { IpClaimRepository } from './ip-claim-repository.js';
+import { IpPoolRepository } from './ip-pool-repository.js';
 import type { StoreConfig } from './config.js';
 import { openDatabase, type EngineAdapter } from './database.js';
 import { MachineEventRepository } from './machine-event-repository.js';
@@ -17,6 +20,9 @@ export interface Repositories {
   readonly bootProfiles: BootProfileRepository;
   readonly bootIntents: BootIntentRepository;
   readonly builds: BuildRepository;
+  readonly ipPools: IpPoolRepository;
+  readonly ipClaims: IpClaimRepository;
+  readonly ipAllocations: IpAllocationRepository;
 }
 
 function repositories(db: Kysely<DatabaseSchema>, adapter: EngineAdapter): Repositories {
@@ -26,6 +32,9 @@ function repositories(db: Kysely<DatabaseSchema>, adapter: EngineAdapter): Repos
     bootProfiles: new BootProfileRepository(db, adapter),
     bootIntents: new BootIntentRepository(db, adapter),
     builds: new BuildRepository(db),
+    ipPools: new IpPoolRepository(db, adapter),
+    ipClaims: new IpClaimRepository(db, adapter),
+    ipAllocations: new IpAllocationRepository(db, adapter),
   };
 }
 
@@ -39,6 +48,9 @@ export class Store implements Repositories {
   readonly bootProfiles: BootProfileRepository;
   readonly bootIntents: BootIntentRepository;
   readonly builds: BuildRepository;
+  readonly ipPools: IpPoolRepository;
+  readonly ipClaims: IpClaimRepository;
+  readonly ipAllocations: IpAllocationRepository;
   readonly engine: StoreConfig['driver'];
   readonly #db: Kysely<DatabaseSchema>;
   readonly #adapter: EngineAdapter;
@@ -53,6 +65,9 @@ export class Store implements Repositories {
       bootProfiles: this.bootProfiles,
       bootIntents: this.bootIntents,
       builds: this.builds,
+      ipPools: this.ipPools,
+      ipClaims: this.ipClaims,
+      ipAllocations: this.ipAllocations,
     } = repositories(db, adapter));
   }
 

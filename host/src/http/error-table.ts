@@ -10,6 +10,7 @@ const statusByCode: Readonly<Record<string, number>> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   plugin_error: 502,
+  provider_missing: 503,
   not_started: 503,
   invalid_configuration: 500,
   migration_failed: 500,

@@ -8,6 +8,7 @@ import { bootProfileRoutes } from './routes/boot-profiles.js';
 import { buildRoutes } from './routes/builds.js';
 import { enrollRoutes, type EnrollmentAction } from './routes/enroll.js';
 import { healthRoutes } from './routes/health.js';
+import { ipamRoutes } from './routes/ipam.js';
 import { machineRoutes } from './routes/machines.js';
 import { registrationImageRoutes } from './routes/registration-image.js';
 import { ErrorResponseSchema } from './schemas.js';
@@ -95,6 +96,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         { name: 'boot' },
         { name: 'builds' },
         { name: 'boot files' },
+        { name: 'ipam' },
         { name: 'health' },
       ],
     },
@@ -110,6 +112,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await buildRoutes(api, metalplane);
       await bootProfileRoutes(api, metalplane);
       await bootIntentRoutes(api, metalplane);
+      await ipamRoutes(api, metalplane);
     },
     { prefix: '/api/v1' },
   );

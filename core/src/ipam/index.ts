@@ -1,0 +1,4 @@
+export * from './ip.js';
+export * from './model.js';
+export * from './builtin-ipam.js';
+export * from './claims.js';

@@ -1,0 +1,41 @@
+import type { Kysely } from 'kysely';
+import type { EngineAdapter } from './database.js';
+import type { DatabaseSchema } from './schema.js';
+
+/** The built-in IPAM's ledger of which address of a pool belongs to which claim. */
+export class IpAllocationRepository {
+  readonly #db: Kysely<DatabaseSchema>;
+  readonly #adapter: EngineAdapter;
+
+  constructor(db: Kysely<DatabaseSchema>, adapter: EngineAdapter) {
+    this.#db = db;
+    this.#adapter = adapter;
+  }
+
+  async forClaim(claimId: string): Promise<{ pool: string; address: string } | null> {
+    const row = await this.#db.selectFrom('ip_allocations').select(['pool', 'address']).where('claim_id', '=', claimId).executeTakeFirst();
+    return row ?? null;
+  }
+
+  async addressesOf(pool: string): Promise<string[]> {
+    return (await this.#db.selectFrom('ip_allocations').select('address').where('pool', '=', pool).execute()).map((r) => r.address);
+  }
+
+  /**
+   * Takes `address` for the claim. False when the address (or the claim) is already taken:
+   * the primary key decides, so two processes never get one address.
+   */
+  async take(pool: string, address: string, claimId: string): Promise<boolean> {
+    try {
+      await this.#db.insertInto('ip_allocations').values({ pool, address, claim_id: claimId, created_at: new Date().toISOString() }).execute();
+      return true;
+    } catch (error) {
+      if (this.#adapter.isUniqueViolation(error)) return false;
+      throw error;
+    }
+  }
+
+  async release(claimId: string): Promise<void> {
+    await this.#db.deleteFrom('ip_allocations').where('claim_id', '=', claimId).execute();
+  }
+}

@@ -52,6 +52,7 @@ export class Host {
       store: resolveStore(config.store, baseDir),
       ...(config.boot ? { boot: config.boot } : {}),
       ...(config.machines ? { machines: config.machines } : {}),
+      ...(config.ipam ? { ipam: config.ipam } : {}),
       plugins: Object.fromEntries(plugins.filter((p) => p.config !== undefined).map((p) => [p.definition.id, p.config])),
     };
     const metalplane = createMetalplane({ config: metalplaneConfig, plugins: plugins.map((p) => p.definition), logger });

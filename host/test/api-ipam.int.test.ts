@@ -63,4 +63,25 @@ describe.each(testDatabaseNames())('IPAM API (%s)', (engine) => {
     expectInvalid(await claim({ pool: 'filters', owner: { key: 'x' }, requestedAddress: '10.9.9.9' }), '/requestedAddress');
     expectInvalid(await api.inject({ url: '/api/v1/ip-claims?phase=lost' }), '/querystring/phase');
   });
+
+  it('gives a machine that gets the pool\'s role an address on its boot NIC, shown on the machine and in next-boot', async () => {
+    await createPool('compute', { cidr: '10.44.0.0/24', gateway: '10.44.0.1', assignTo: { roles: ['compute'] } });
+    const enrolled = await api.inject({ method: 'POST', url: '/api/v1/enroll', payload: { mac_address: '02:44:00:00:00:01' } });
+    const id = enrolled.json<{ machine: { id: string } }>().machine.id;
+    await api.inject({ method: 'PATCH', url: `/api/v1/machines/${id}`, payload: { roles: ['compute'] } });
+
+    // The claim follows the machine.updated event; give it a bounded moment.
+    let addresses: { address?: string; pool: string; mac?: string }[] = [];
+    for (let i = 0; i < 50 && addresses.length === 0; i++) {
+      addresses = (await api.inject({ url: `/api/v1/machines/${id}` })).json<{ addresses: typeof addresses }>().addresses;
+      if (addresses.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(addresses).toEqual([expect.objectContaining({ pool: 'compute', address: '10.44.0.2', mac: '02:44:00:00:00:01' })]);
+    const next = (await api.inject({ url: `/api/v1/machines/${id}/next-boot` })).json<{ addresses: unknown[] }>();
+    expect(next.addresses).toEqual([expect.objectContaining({ address: '10.44.0.2', prefixLength: 24 })]);
+  });
+
+  it('refuses an assignTo rule without a criterion, which would hand the pool to the whole fleet', async () => {
+    expectInvalid(await createPool('everyone', { cidr: '10.45.0.0/24', assignTo: {} }), '/body/spec/assignTo');
+  });
 });

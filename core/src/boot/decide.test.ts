@@ -53,6 +53,7 @@ function machine(overrides: Partial<Machine> = {}): Machine {
     updatedAt: '2026-01-02T00:00:00.000Z',
     lastSeenAt: '2026-02-28T00:00:00.000Z',
     inventoryReportedAt: null,
+    addresses: [],
     ...overrides,
   };
 }

@@ -26,6 +26,7 @@ function machine(id: string, identity: IdentityKey[], phase: Machine['phase'] = 
     updatedAt: '2026-01-01T00:00:00.000Z',
     lastSeenAt: null,
     inventoryReportedAt: null,
+    addresses: [],
   };
 }
 

@@ -4,7 +4,20 @@ import type { IpamProvider, IpClaimRequest } from '../extension-points/ipam.js';
 import type { Store } from '../store/store.js';
 import { BuiltinIpam, PoolExhaustedError } from './builtin-ipam.js';
 import { normalizeAddress } from './ip.js';
-import { BUILTIN_IPAM, type IpClaim, type IpClaimSpec, type IpPool } from './model.js';
+import { BUILTIN_IPAM, poolAssignsTo, type IpClaim, type IpClaimSpec, type IpPool } from './model.js';
+import { machineMacs, type Machine } from '../model/machine.js';
+
+/** Backoff of a claim whose provider failed: 2 s, 4 s, 8 s, ... up to 5 minutes. */
+const RETRY_BASE_MS = 2000;
+const RETRY_MAX_MS = 5 * 60 * 1000;
+
+export interface ReconcileReport {
+  readonly assigned: number;
+  readonly retried: number;
+  readonly bound: number;
+  readonly released: number;
+  readonly conflicts: number;
+}
 
 export interface ClaimResult {
   readonly claim: IpClaim;
@@ -70,15 +83,126 @@ export class IpClaims {
     return released;
   }
 
+  /**
+   * Claims an address on the machine's boot NIC (the first MAC it was known by) from every
+   * pool whose `assignTo` rule matches it. Discovered and retired machines get none. A
+   * full pool is logged by the caller and retried by the reconcile loop.
+   */
+  async assignForMachine(machine: Machine, signal: AbortSignal = new AbortController().signal): Promise<ClaimResult[]> {
+    const mac = machineMacs(machine)[0];
+    if (!mac || machine.phase === 'discovered' || machine.phase === 'retired') return [];
+    const pools = (await this.#store.ipPools.list()).filter((p) => poolAssignsTo(p.spec, machine));
+    const results: ClaimResult[] = [];
+    for (const pool of pools) {
+      const owner = { key: `${machine.id}/${mac}`, machineId: machine.id, mac };
+      results.push(await this.claim({ pool: pool.name, owner }, signal));
+    }
+    return results;
+  }
+
+  /**
+   * One pass of the reconcile loop: gives machines the addresses their pools' rules say,
+   * retries pending claims whose backoff has passed, releases the claims of retired or
+   * deleted machines, and asks providers whether bound addresses are still held by us
+   * (a provider that says otherwise puts the claim in `conflict`, with details).
+   */
+  async reconcile(now: Date = new Date(), signal: AbortSignal = new AbortController().signal): Promise<ReconcileReport> {
+    let assigned = 0;
+    let retried = 0;
+    let bound = 0;
+    let released = 0;
+    let conflicts = 0;
+
+    for await (const machine of this.#machines()) {
+      const held = new Set(machine.addresses.map((a) => a.pool));
+      const pools = (await this.#store.ipPools.list()).filter((p) => poolAssignsTo(p.spec, machine) && !held.has(p.name));
+      if (pools.length === 0) continue;
+      try {
+        assigned += (await this.assignForMachine(machine, signal)).filter((r) => r.created).length;
+      } catch (error) {
+        if (!(error instanceof PoolExhaustedError)) throw error;
+      }
+    }
+
+    for await (const claim of this.#claims()) {
+      if (claim.status.phase === 'released') continue;
+      const machine = claim.spec.owner.machineId ? await this.#store.machines.get(claim.spec.owner.machineId) : undefined;
+      if (machine === null || machine?.phase === 'retired') {
+        await this.release(claim.id, signal);
+        released++;
+        continue;
+      }
+      const pool = await this.#store.ipPools.require(claim.spec.pool);
+      if (claim.status.phase === 'pending' || claim.status.phase === 'failed') {
+        if (claim.status.nextAttemptAt && Date.parse(claim.status.nextAttemptAt) > now.getTime()) continue;
+        retried++;
+        try {
+          if ((await this.#allocate(pool, claim, signal)).status.phase === 'bound') bound++;
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          const attempts = (claim.status.attempts ?? 0) + 1;
+          const nextAttemptAt = new Date(now.getTime() + Math.min(RETRY_BASE_MS * 2 ** (attempts - 1), RETRY_MAX_MS)).toISOString();
+          await this.#store.ipClaims.setStatus(claim.id, { ...claim.status, phase: 'failed', error: message, attempts, nextAttemptAt });
+        }
+        continue;
+      }
+      if (claim.status.phase === 'bound' && (await this.#checkDrift(pool, claim, signal))) conflicts++;
+    }
+    return { assigned, retried, bound, released, conflicts };
+  }
+
+  /** True when the provider no longer holds the claim's address for us; the claim then says why. */
+  async #checkDrift(pool: IpPool, claim: IpClaim, signal: AbortSignal): Promise<boolean> {
+    let actual;
+    try {
+      actual = await this.#provider(pool).get(this.#request(pool, claim), signal);
+    } catch {
+      return false; // Unreachable now: not evidence of drift.
+    }
+    if (actual?.address === claim.status.address) return false;
+    const error = actual
+      ? `the provider holds ${actual.address} for this claim, not ${claim.status.address}`
+      : `the provider no longer holds ${claim.status.address} for this claim (deleted or taken by something else)`;
+    await this.#store.ipClaims.setStatus(claim.id, { ...claim.status, phase: 'conflict', error });
+    return true;
+  }
+
+  async *#machines(): AsyncGenerator<Machine> {
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.#store.machines.list({ limit: 200, ...(after ? { after } : {}) });
+      yield* page.items;
+      if (!page.next) return;
+      after = page.next;
+    }
+  }
+
+  async *#claims(): AsyncGenerator<IpClaim> {
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.#store.ipClaims.list({ limit: 500, ...(after ? { after } : {}) });
+      yield* page.items;
+      if (!page.next) return;
+      after = page.next;
+    }
+  }
+
   async #allocate(pool: IpPool, claim: IpClaim, signal: AbortSignal): Promise<IpClaim> {
     let allocation;
     try {
       allocation = await this.#provider(pool).allocate(this.#request(pool, claim), signal);
     } catch (error) {
       if (error instanceof PoolExhaustedError || error instanceof InputError || isConflict(error)) throw error;
-      // Unreachable provider and the like: the claim waits, with the reason, for a retry.
+      // Unreachable provider and the like: the claim waits, with the reason, for the reconcile loop.
       const message = error instanceof Error ? error.message : String(error);
-      return this.#store.ipClaims.setStatus(claim.id, { phase: 'pending', error: message });
+      const attempts = (claim.status.attempts ?? 0) + 1;
+      const delayMs = Math.min(RETRY_BASE_MS * 2 ** (attempts - 1), RETRY_MAX_MS);
+      return this.#store.ipClaims.setStatus(claim.id, {
+        phase: 'pending',
+        error: message,
+        attempts,
+        nextAttemptAt: new Date(Date.now() + delayMs).toISOString(),
+      });
     }
     const bound = await this.#store.ipClaims.setStatus(claim.id, {
       phase: 'bound',

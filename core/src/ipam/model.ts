@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ResourceNameSchema } from '../boot/model.js';
 import type { FieldError } from '../errors.js';
-import { MacAddressSchema } from '../model/machine.js';
+import { LabelSelectorSchema, MacAddressSchema, MachineRoles, type Machine } from '../model/machine.js';
 import { addressToBigInt, contains, familyOf, parsePrefix } from './ip.js';
 
 export const AllocationStrategies = ['sequential', 'hash'] as const;
@@ -29,6 +29,20 @@ export const IpPoolSpecSchema = Type.Object(
     provider: Type.Optional(Type.String({ minLength: 1, maxLength: 64, default: BUILTIN_IPAM })),
     /** Provider-specific reference, e.g. `{ prefixId: 12 }` for NetBox. */
     providerRef: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /**
+     * Machines that get an address from this pool on their boot NIC without anyone asking:
+     * those with any of `roles` and all of `labels`. At least one criterion, so a pool is
+     * never handed to the whole fleet by an empty rule.
+     */
+    assignTo: Type.Optional(
+      Type.Object(
+        {
+          roles: Type.Optional(Type.Array(Type.Union(MachineRoles.map((r) => Type.Literal(r))), { minItems: 1 })),
+          labels: Type.Optional(LabelSelectorSchema),
+        },
+        { additionalProperties: false, minProperties: 1 },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -78,6 +92,9 @@ export const IpClaimStatusSchema = Type.Object(
     dnsServers: Type.Optional(Type.Array(Type.String())),
     providerRef: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     error: Type.Optional(Type.String()),
+    /** Failed attempts so far and when the reconcile loop tries again. */
+    attempts: Type.Optional(Type.Integer({ minimum: 0 })),
+    nextAttemptAt: Type.Optional(Type.String({ format: 'date-time' })),
     boundAt: Type.Optional(Type.String({ format: 'date-time' })),
   },
   { additionalProperties: false },
@@ -135,4 +152,13 @@ export function validatePoolSpec(spec: IpPoolSpec, basePath = '/spec'): FieldErr
     }
   }
   return errors;
+}
+
+/** Whether a pool's `assignTo` rule gives this machine an address. */
+export function poolAssignsTo(spec: IpPoolSpec, machine: Pick<Machine, 'roles' | 'labels'>): boolean {
+  const rule = spec.assignTo;
+  if (!rule || (!rule.roles && !rule.labels)) return false;
+  const roles = !rule.roles || rule.roles.some((r) => machine.roles.includes(r));
+  const labels = !rule.labels || Object.entries(rule.labels).every(([k, v]) => machine.labels[k] === v);
+  return roles && labels;
 }

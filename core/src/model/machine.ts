@@ -89,6 +89,20 @@ export const NetbootStateSchema = Type.Object(
 );
 export type NetbootState = Static<typeof NetbootStateSchema>;
 
+/** An address a machine holds (or waits for) through an IP claim; the claim is the truth. */
+export const MachineAddressSchema = Type.Object(
+  {
+    claimId: Type.String(),
+    pool: Type.String(),
+    phase: Type.String({ description: 'the claim phase: pending, bound, conflict, failed' }),
+    address: Type.Optional(Type.String()),
+    prefixLength: Type.Optional(Type.Integer({ minimum: 0, maximum: 128 })),
+    mac: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type MachineAddress = Static<typeof MachineAddressSchema>;
+
 export const MachineSchema = Type.Object(
   {
     id: Type.String(),
@@ -106,6 +120,8 @@ export const MachineSchema = Type.Object(
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
     lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    /** Addresses from the machine's IP claims that are not released. */
+    addresses: Type.Array(MachineAddressSchema),
     /** When the hardware inventory was last reported (enrollment); drives `InventoryStale`. */
     inventoryReportedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   },

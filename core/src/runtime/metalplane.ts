@@ -38,6 +38,15 @@ export const MetalplaneConfigSchema = Type.Object(
         { additionalProperties: false, default: {} },
       ),
     ),
+    ipam: Type.Optional(
+      Type.Object(
+        {
+          /** How often pending claims are retried, pool rules applied and bound addresses checked. */
+          reconcileIntervalSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600, default: 15 })),
+        },
+        { additionalProperties: false, default: {} },
+      ),
+    ),
     plugins: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { default: {} })),
   },
   { additionalProperties: false },
@@ -120,6 +129,9 @@ export class Metalplane implements AsyncDisposable {
   #state: State = 'created';
   #conditionsTimer: NodeJS.Timeout | undefined;
   #conditionsRun: Promise<unknown> | undefined;
+  #ipamTimer: NodeJS.Timeout | undefined;
+  #ipamRun: Promise<unknown> | undefined;
+  readonly #assignments = new Set<Promise<void>>();
 
   constructor(
     config: MetalplaneConfig,
@@ -204,6 +216,7 @@ export class Metalplane implements AsyncDisposable {
         this.logger.info({ plugin: definition.id }, `plugin ${definition.id} started`);
       }
       this.#startConditionsLoop();
+      this.#startIpamLoop();
       this.#state = 'running';
     } catch (error) {
       this.#state = 'failed';
@@ -241,11 +254,45 @@ export class Metalplane implements AsyncDisposable {
     this.#conditionsTimer.unref();
   }
 
+  /**
+   * Claims follow machines: an enrolled or changed machine gets the addresses its pools'
+   * rules give it at once; the loop retries, releases and checks drift in the background.
+   */
+  #startIpamLoop(): void {
+    const assign = (machineId: string) => {
+      if (this.#state !== 'running') return;
+      const assignment = (async () => {
+        const machine = await this.store.machines.get(machineId);
+        if (machine) await this.ipClaims.assignForMachine(machine);
+      })()
+        .catch((error: unknown) => this.logger.warn({ err: error, machineId }, 'assigning IP claims failed; the reconcile loop retries'))
+        .finally(() => this.#assignments.delete(assignment));
+      this.#assignments.add(assignment);
+    };
+    this.events.on('machine.enrolled', ({ machineId }) => assign(machineId));
+    this.events.on('machine.updated', ({ machineId }) => assign(machineId));
+    this.events.on('machine.transitioned', ({ machineId }) => assign(machineId));
+    const intervalMs = (this.config.ipam?.reconcileIntervalSeconds ?? 15) * 1000;
+    this.#ipamTimer = setInterval(() => {
+      if (this.#ipamRun || this.#state !== 'running') return;
+      this.#ipamRun = this.ipClaims
+        .reconcile()
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'IP claim reconcile failed'))
+        .finally(() => {
+          this.#ipamRun = undefined;
+        });
+    }, intervalMs);
+    this.#ipamTimer.unref();
+  }
+
   async stop(): Promise<void> {
     if (this.#state === 'stopped' || this.#state === 'stopping' || this.#state === 'created') return;
     clearInterval(this.#conditionsTimer);
+    clearInterval(this.#ipamTimer);
     this.#state = 'stopping';
     await this.#conditionsRun;
+    await this.#ipamRun;
+    await Promise.allSettled([...this.#assignments]);
     await this.#teardown();
     this.#state = 'stopped';
   }

@@ -4,12 +4,14 @@ import { newId } from '../ids.js';
 import type { MachinePhase } from '../lifecycle/phases.js';
 import type { DiskType, HardwareInventory } from '../model/hardware.js';
 import { inventoryIndex, normalizeArch } from '../inventory/inventory-index.js';
+import type { IpClaimSpec, IpClaimStatus } from '../ipam/model.js';
 import {
   identityKeyString,
   type BootFromDiskMethod,
   type Condition,
   type IdentityKey,
   type Machine,
+  type MachineAddress,
   type MachineRole,
   type MachineSpec,
   type NetbootState,
@@ -293,9 +295,16 @@ export class MachineRepository {
   async #hydrate(rows: readonly Selectable<MachinesTable>[]): Promise<Machine[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
-    const [identities, labels] = await Promise.all([
+    const [identities, labels, claims] = await Promise.all([
       this.#db.selectFrom('machine_identities').selectAll().where('machine_id', 'in', ids).orderBy('created_at').orderBy('kind').orderBy('value').execute(),
       this.#db.selectFrom('machine_labels').selectAll().where('machine_id', 'in', ids).orderBy('key').execute(),
+      this.#db
+        .selectFrom('ip_claims')
+        .select(['id', 'pool', 'machine_id', 'spec', 'status'])
+        .where('machine_id', 'in', ids)
+        .where('phase', '<>', 'released')
+        .orderBy('id')
+        .execute(),
     ]);
     return rows.map((row) => ({
       id: row.id,
@@ -316,9 +325,23 @@ export class MachineRepository {
       updatedAt: row.updated_at,
       lastSeenAt: row.last_seen_at,
       inventoryReportedAt: row.inventory_reported_at,
+      addresses: claims.filter((c) => c.machine_id === row.id).map((c) => toMachineAddress(c)),
     }));
   }
 
+}
+
+function toMachineAddress(row: { id: string; pool: string; spec: string; status: string }): MachineAddress {
+  const spec = fromJson<IpClaimSpec>(row.spec);
+  const status = fromJson<IpClaimStatus>(row.status);
+  return {
+    claimId: row.id,
+    pool: row.pool,
+    phase: status.phase,
+    ...(status.address ? { address: status.address } : {}),
+    ...(status.prefixLength !== undefined ? { prefixLength: status.prefixLength } : {}),
+    ...(spec.owner.mac ? { mac: spec.owner.mac } : {}),
+  };
 }
 
 function indexColumns(hardware: HardwareInventory) {

@@ -25,6 +25,7 @@ export const HostConfigSchema = Type.Object(
     store: Type.Optional(StoreConfigSchema),
     boot: Type.Optional(BootSettingsSchema),
     machines: Type.Optional(MetalplaneConfigSchema.properties.machines),
+    ipam: Type.Optional(MetalplaneConfigSchema.properties.ipam),
     enrollment: Type.Object(
       {
         /**

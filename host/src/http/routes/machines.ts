@@ -5,6 +5,7 @@ import {
   InputError,
   LabelsSchema,
   MachinePhases,
+  MachineAddressSchema,
   MachineSchema,
   MachineSpecSchema,
   normalizeMac,
@@ -255,15 +256,18 @@ export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ machineId: Type.String(), plan: BootPlanSchema }), ...errorResponses },
+        response: {
+          200: Type.Object({ machineId: Type.String(), plan: BootPlanSchema, addresses: Type.Array(MachineAddressSchema) }),
+          ...errorResponses,
+        },
       },
     },
     async (request) => {
-      const { plan } = await metalplane.bootPlanner.planForMachine(request.params.id, {
+      const { plan, machine } = await metalplane.bootPlanner.planForMachine(request.params.id, {
         ...(request.query.arch ? { arch: request.query.arch } : {}),
         ...(request.query.client ? { client: request.query.client } : {}),
       });
-      return { machineId: request.params.id, plan };
+      return { machineId: request.params.id, plan, addresses: machine?.addresses.filter((a) => a.phase === 'bound') ?? [] };
     },
   );
 }

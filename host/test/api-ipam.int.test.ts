@@ -54,8 +54,11 @@ describe.each(testDatabaseNames())('IPAM API (%s)', (engine) => {
 
   it('filters claims by pool and phase, and refuses bad claims naming the field', async () => {
     await createPool('filters', { cidr: '10.8.0.0/28' });
-    await claim({ pool: 'filters', owner: { key: 'a', machineId: 'm-a' } });
-    const byMachine = await api.inject({ url: '/api/v1/ip-claims?machineId=m-a' });
+    const enrolled = await api.inject({ method: 'POST', url: '/api/v1/enroll', payload: { mac_address: '02:88:00:00:00:01' } });
+    const machineId = enrolled.json<{ machine: { id: string } }>().machine.id;
+    await claim({ pool: 'filters', owner: { key: 'a', machineId } });
+    expectInvalid(await claim({ pool: 'filters', owner: { key: 'b', machineId: 'no-such-machine' } }), '/owner/machineId');
+    const byMachine = await api.inject({ url: `/api/v1/ip-claims?machineId=${machineId}` });
     expect(byMachine.json<{ items: IpClaim[] }>().items.map((c) => c.spec.owner.key)).toEqual(['a']);
     expect((await api.inject({ url: '/api/v1/ip-claims?pool=filters&phase=released' })).json<{ items: IpClaim[] }>().items).toEqual([]);
     expectInvalid(await claim({ pool: 'ghost', owner: { key: 'x' } }), '/pool');

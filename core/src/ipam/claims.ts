@@ -59,6 +59,9 @@ export class IpClaims {
         { path: '/requestedAddress', message: 'must be an IP address' },
       ]);
     }
+    if (spec.owner.machineId !== undefined && !(await this.#store.machines.get(spec.owner.machineId))) {
+      throw new InputError(`machine ${spec.owner.machineId} does not exist`, [{ path: '/owner/machineId', message: 'no such machine' }]);
+    }
     const { claim, created } = await this.#store.ipClaims.ensure({ ...spec, ...(requested ? { requestedAddress: requested } : {}) });
     if (claim.status.phase === 'bound') return { claim, created };
     try {
@@ -113,9 +116,11 @@ export class IpClaims {
     let released = 0;
     let conflicts = 0;
 
+    const assigning = (await this.#store.ipPools.list()).filter((p) => p.spec.assignTo);
     for await (const machine of this.#machines()) {
+      if (assigning.length === 0) break;
       const held = new Set(machine.addresses.map((a) => a.pool));
-      const pools = (await this.#store.ipPools.list()).filter((p) => poolAssignsTo(p.spec, machine) && !held.has(p.name));
+      const pools = assigning.filter((p) => poolAssignsTo(p.spec, machine) && !held.has(p.name));
       if (pools.length === 0) continue;
       try {
         assigned += (await this.assignForMachine(machine, signal)).filter((r) => r.created).length;

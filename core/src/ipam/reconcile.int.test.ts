@@ -118,4 +118,15 @@ describe.each(testDatabaseNames())('IP claims follow machines (%s)', (engine) =>
     const { claim } = await claims.claim({ pool: 'orphan', owner: { key: 'z' } });
     expect(claim.status).toMatchObject({ phase: 'pending', error: expect.stringContaining('names IPAM provider netbox, which is not loaded') });
   });
+
+  it('claims move with a DHCP record that enrollment folds into the machine', async () => {
+    await store.ipPools.create('early', { cidr: '10.32.0.0/24' });
+    const shadow = await store.machines.create({ identity: [{ kind: 'mac', value: '02:00:00:00:00:09' }] });
+    const survivor = await enrolledMachine('02:00:00:00:00:08');
+    const { claim } = await claims.claim({ pool: 'early', owner: { key: 'early-nic', machineId: shadow.id, mac: '02:00:00:00:00:09' } });
+    await store.machines.absorb(survivor.id, [shadow.id]);
+    expect((await store.ipClaims.require(claim.id)).spec.owner.machineId).toBe(survivor.id);
+    expect((await claims.reconcile()).released).toBe(0);
+    expect((await store.machines.require(survivor.id)).addresses.map((a) => a.address)).toEqual(['10.32.0.1']);
+  });
 });

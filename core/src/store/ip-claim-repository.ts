@@ -117,9 +117,12 @@ export class IpClaimRepository {
 }
 
 function toClaim(row: Selectable<IpClaimsTable>): IpClaim {
+  const spec = fromJson<IpClaimSpec>(row.spec);
+  // The column is the truth about the owning machine: folding machine records moves it.
+  const { machineId: _stored, ...owner } = spec.owner;
   return {
     id: row.id,
-    spec: fromJson<IpClaimSpec>(row.spec),
+    spec: { ...spec, owner: row.machine_id ? { ...owner, machineId: row.machine_id } : owner },
     status: fromJson<IpClaimStatus>(row.status),
     resourceVersion: Number(row.resource_version),
     createdAt: row.created_at,

@@ -209,8 +209,8 @@ export class MachineRepository {
   }
 
   /**
-   * Folds other records of the same machine into `survivorId`: their identity keys and
-   * lifecycle events move over, then the records are deleted. Used for records DHCP made
+   * Folds other records of the same machine into `survivorId`: their identity keys,
+   * lifecycle events and IP claims move over, then the records are deleted. Used for records DHCP made
    * from single MACs before the machine enrolled.
    */
   async absorb(survivorId: string, absorbedIds: readonly string[]): Promise<void> {
@@ -219,6 +219,7 @@ export class MachineRepository {
       const db = repository.#db;
       await db.updateTable('machine_identities').set({ machine_id: survivorId }).where('machine_id', 'in', absorbedIds).execute();
       await db.updateTable('machine_events').set({ machine_id: survivorId }).where('machine_id', 'in', absorbedIds).execute();
+      await db.updateTable('ip_claims').set({ machine_id: survivorId }).where('machine_id', 'in', absorbedIds).execute();
       await db.deleteFrom('machines').where('id', 'in', absorbedIds).execute();
     });
   }

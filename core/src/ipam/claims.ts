@@ -1,4 +1,4 @@
-import { InputError, MetalplaneError } from '../errors.js';
+import { InputError, MetalplaneError, PluginError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { IpamProvider, IpClaimRequest } from '../extension-points/ipam.js';
 import type { Store } from '../store/store.js';
@@ -68,9 +68,7 @@ export class IpClaims {
       return { claim: await this.#allocate(pool, claim, signal), created };
     } catch (error) {
       // A claim that never got an address is not kept when the request itself is refused.
-      if (created && (error instanceof PoolExhaustedError || error instanceof InputError || isConflict(error))) {
-        await this.#store.ipClaims.delete(claim.id);
-      }
+      if (created && refusal(error)) await this.#store.ipClaims.delete(claim.id);
       throw error;
     }
   }
@@ -125,7 +123,7 @@ export class IpClaims {
       try {
         assigned += (await this.assignForMachine(machine, signal)).filter((r) => r.created).length;
       } catch (error) {
-        if (!(error instanceof PoolExhaustedError)) throw error;
+        if (!(refusal(error) instanceof PoolExhaustedError)) throw error;
       }
     }
 
@@ -133,8 +131,14 @@ export class IpClaims {
       if (claim.status.phase === 'released') continue;
       const machine = claim.spec.owner.machineId ? await this.#store.machines.get(claim.spec.owner.machineId) : undefined;
       if (machine === null || machine?.phase === 'retired') {
-        await this.release(claim.id, signal);
-        released++;
+        try {
+          await this.release(claim.id, signal);
+          released++;
+        } catch (error) {
+          // One provider that cannot release now must not stop the pass for every other claim.
+          const message = error instanceof Error ? error.message : String(error);
+          await this.#store.ipClaims.setStatus(claim.id, { ...claim.status, error: `release failed: ${message}` });
+        }
         continue;
       }
       const pool = await this.#store.ipPools.require(claim.spec.pool);
@@ -197,7 +201,8 @@ export class IpClaims {
     try {
       allocation = await this.#provider(pool).allocate(this.#request(pool, claim), signal);
     } catch (error) {
-      if (error instanceof PoolExhaustedError || error instanceof InputError || isConflict(error)) throw error;
+      const refused = refusal(error);
+      if (refused) throw refused;
       // Unreachable provider and the like: the claim waits, with the reason, for the reconcile loop.
       const message = error instanceof Error ? error.message : String(error);
       const attempts = (claim.status.attempts ?? 0) + 1;
@@ -240,6 +245,14 @@ export class IpClaims {
   }
 }
 
-function isConflict(error: unknown): boolean {
-  return error instanceof MetalplaneError && error.code === 'conflict';
+/**
+ * The error when the request itself was refused (full pool, bad input, address taken), as
+ * opposed to a provider that cannot answer now. A plugin's refusal arrives wrapped in a
+ * PluginError; the original is what the caller (and the API's status code) must see.
+ */
+function refusal(error: unknown): MetalplaneError | undefined {
+  const original = error instanceof PluginError ? error.cause : error;
+  if (original instanceof PoolExhaustedError || original instanceof InputError) return original;
+  if (original instanceof MetalplaneError && original.code === 'conflict') return original;
+  return undefined;
 }

@@ -1,16 +1,20 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PluginError } from '../errors.js';
 import { EventBus } from '../events/event-bus.js';
 import type { IpAllocation, IpamProvider } from '../extension-points/ipam.js';
 import { transition } from '../lifecycle/transition.js';
 import { silentLogger } from '../logger.js';
 import { Store } from '../store/store.js';
 import { createTestDatabase, testDatabaseNames, type TestDatabase } from '../testing/databases.js';
+import { PoolExhaustedError } from './builtin-ipam.js';
 import { IpClaims } from './claims.js';
 
 /** An IPAM plugin whose answers the test scripts. */
 class ScriptedIpam implements IpamProvider {
   readonly id = 'scripted';
   failuresLeft = 0;
+  exhausted = false;
+  releaseFails = false;
   held = new Map<string, IpAllocation>();
   next = 1;
 
@@ -19,11 +23,14 @@ class ScriptedIpam implements IpamProvider {
       this.failuresLeft--;
       throw new Error('ECONNREFUSED: provider unreachable');
     }
+    // The plugin runtime hands core a plugin's errors wrapped like this.
+    if (this.exhausted) throw new PluginError(this.id, 'ipam.allocate', new PoolExhaustedError('ext'));
     const allocation = this.held.get(claim.claimId) ?? { address: `172.16.0.${this.next++}`, prefixLength: 24 };
     this.held.set(claim.claimId, allocation);
     return allocation;
   }
   async release(claim: { claimId: string }): Promise<void> {
+    if (this.releaseFails) throw new PluginError(this.id, 'ipam.release', new Error('503 Service Unavailable'));
     this.held.delete(claim.claimId);
   }
   async get(claim: { claimId: string }): Promise<IpAllocation | null> {
@@ -128,5 +135,32 @@ describe.each(testDatabaseNames())('IP claims follow machines (%s)', (engine) =>
     expect((await store.ipClaims.require(claim.id)).spec.owner.machineId).toBe(survivor.id);
     expect((await claims.reconcile()).released).toBe(0);
     expect((await store.machines.require(survivor.id)).addresses.map((a) => a.address)).toEqual(['10.32.0.1']);
+  });
+
+  it("a plugin's pool-exhausted answer refuses the claim (nothing kept) instead of retrying it", async () => {
+    await store.ipPools.create('ext', { cidr: '172.16.0.0/24', provider: 'scripted' });
+    plugin.exhausted = true;
+    await expect(claims.claim({ pool: 'ext', owner: { key: 'full' } })).rejects.toBeInstanceOf(PoolExhaustedError);
+    expect((await store.ipClaims.list({ limit: 10 })).items).toEqual([]);
+  });
+
+  it('a release the provider cannot do now is recorded on the claim and does not stop the pass', async () => {
+    await store.ipPools.create('ext', { cidr: '172.16.0.0/24', provider: 'scripted' });
+    await store.ipPools.create('local', { cidr: '10.33.0.0/24' });
+    const first = await enrolledMachine('02:00:00:00:00:0a');
+    const second = await enrolledMachine('02:00:00:00:00:0b');
+    const external = (await claims.claim({ pool: 'ext', owner: { key: 'a', machineId: first.id } })).claim;
+    const local = (await claims.claim({ pool: 'local', owner: { key: 'b', machineId: second.id } })).claim;
+    await transition(store, events, first.id, { transition: 'retire', actor: 'test', reason: 'gone' });
+    await transition(store, events, second.id, { transition: 'retire', actor: 'test', reason: 'gone' });
+    plugin.releaseFails = true;
+
+    expect((await claims.reconcile()).released).toBe(1);
+    expect((await store.ipClaims.require(local.id)).status.phase).toBe('released');
+    expect((await store.ipClaims.require(external.id)).status).toMatchObject({ phase: 'bound', error: expect.stringContaining('release failed') });
+
+    plugin.releaseFails = false;
+    expect((await claims.reconcile()).released).toBe(1);
+    expect((await store.ipClaims.require(external.id)).status.phase).toBe('released');
   });
 });

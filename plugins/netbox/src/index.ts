@@ -1,0 +1,13 @@
+export { default } from './plugin.js';
+export { NetboxClient, netboxAuthorization, parseRetryAfter, requiredPermission } from './client.js';
+export type { NetboxClientOptions, NetboxPage, NetboxRequestOptions, NetboxTokenVersion, Query, QueryValue } from './client.js';
+export { NetboxConfigSchema, ReleaseModes } from './config.js';
+export type { NetboxConfig, ReleaseMode } from './config.js';
+export * from './errors.js';
+export { InventoryQueue, NetboxInterfaces, NetboxInventory, NETBOX_CONDITION, NETBOX_DEVICE_LABEL } from './inventory.js';
+export type { NetboxInterfaceMatch, NetboxMachineReport } from './inventory.js';
+export { KeyedMutex } from './keyed-mutex.js';
+export { NetboxIpam } from './netbox-ipam.js';
+export type { NetboxIpamOptions, NetboxPoolTarget } from './netbox-ipam.js';
+export type * from './netbox-types.js';
+export { choiceValue } from './netbox-types.js';

@@ -1,5 +1,6 @@
 import type { IpClaim, IpClaims } from '@metalplane/core';
 import type { NetboxEmulator } from '@metalplane/testkit';
+import { testDatabaseNames } from '@metalplane/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { netboxPool, openCore, startNetbox, startPlugin, taggedAddresses, waitFor, type Core, type PluginUnderTest } from './support.js';
 
@@ -34,14 +35,14 @@ async function expectConsistent(core: Core, netbox: NetboxEmulator, plugin: Plug
   }
 }
 
-describe('NetBox allocation under concurrency (emulator with racy available-ips)', () => {
+describe.each(testDatabaseNames())('NetBox allocation under concurrency (emulator with racy available-ips) (%s)', (engine) => {
   let netbox: NetboxEmulator;
   let core: Core;
   const plugins: PluginUnderTest[] = [];
 
   beforeEach(async () => {
     netbox = await startNetbox({ raceAvailableIps: true, raceWindowMs: 1 });
-    core = await openCore();
+    core = await openCore(engine);
   });
   afterEach(async () => {
     for (const plugin of plugins.splice(0)) await plugin.stop();

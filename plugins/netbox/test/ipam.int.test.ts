@@ -1,5 +1,6 @@
 import { ConflictError, InputError, PoolExhaustedError, type IpClaimRequest, type IpClaims } from '@metalplane/core';
 import type { NetboxEmulator } from '@metalplane/testkit';
+import { testDatabaseNames } from '@metalplane/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NetboxClient, NetboxValidationError, type NetboxConfig } from '../src/index.js';
 import { netboxPool, openCore, startNetbox, startPlugin, taggedAddresses, V1_TOKEN, type Core, type PluginUnderTest } from './support.js';
@@ -7,7 +8,7 @@ import { netboxPool, openCore, startNetbox, startPlugin, taggedAddresses, V1_TOK
 const LATER = () => new Date(Date.now() + 24 * 3600 * 1000);
 const never = new AbortController().signal;
 
-describe('the NetBox IPAM provider against the emulator', () => {
+describe.each(testDatabaseNames())('the NetBox IPAM provider against the emulator (%s)', (engine) => {
   let netbox: NetboxEmulator;
   let core: Core;
   let plugin: PluginUnderTest;
@@ -15,7 +16,7 @@ describe('the NetBox IPAM provider against the emulator', () => {
 
   async function setup(emulator: Parameters<typeof startNetbox>[0] = {}, config: Partial<NetboxConfig> = {}): Promise<void> {
     netbox = await startNetbox(emulator);
-    core = await openCore();
+    core = await openCore(engine);
     plugin = await startPlugin(core.store, { url: netbox.url, ...config });
     await plugin.start();
     claims = core.claims(() => [plugin.ipam]);

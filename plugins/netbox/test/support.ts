@@ -9,7 +9,7 @@ import {
   type IpPoolSpec,
   type Logger,
 } from '@metalplane/core';
-import { createTestDatabase, type TestDatabase } from '@metalplane/core/testing';
+import { createTestDatabase, type TestDatabase, type TestDatabaseName } from '@metalplane/core/testing';
 import { startNetboxEmulator, type NetboxEmulator, type NetboxEmulatorOptions } from '@metalplane/testkit';
 import type { FastifyPluginAsync } from 'fastify';
 import netboxPlugin, { type NetboxConfig } from '../src/index.js';
@@ -77,7 +77,7 @@ export async function startPlugin(
   };
 }
 
-/** A store on a fresh SQLite test database, the event bus, and core's claims over `providers`. */
+/** A store on a fresh test database (SQLite unless told), the event bus, and core's claims over `providers`. */
 export interface Core {
   readonly db: TestDatabase;
   readonly store: Store;
@@ -86,8 +86,8 @@ export interface Core {
   close(): Promise<void>;
 }
 
-export async function openCore(): Promise<Core> {
-  const db = await createTestDatabase('sqlite');
+export async function openCore(engine: TestDatabaseName = 'sqlite'): Promise<Core> {
+  const db = await createTestDatabase(engine);
   const store = await Store.open(db.config);
   const events = new EventBus(silentLogger);
   return {

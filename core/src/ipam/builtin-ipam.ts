@@ -47,6 +47,28 @@ function* candidates(span: Span, excluded: readonly Span[], start: bigint): Gene
   for (let value = span.first; value < start; value++) if (!isExcluded(value)) yield value;
 }
 
+/**
+ * The free candidate to try after `losses` lost races: the first one, and after a loss one of
+ * the first few at random — contenders that all re-read the same ledger would otherwise all
+ * go for the same next address again, and one claim could lose for as long as the load lasts.
+ * Uncontended, this is the strategy's own order (lowest free for `sequential`).
+ */
+function pick(ordered: Iterable<bigint>, taken: ReadonlySet<bigint>, losses: number): bigint | undefined {
+  const spread = Math.min(2 ** losses, MAX_SPREAD);
+  const choice = Math.floor(Math.random() * spread);
+  let last: bigint | undefined;
+  let index = 0;
+  for (const value of ordered) {
+    if (taken.has(value)) continue;
+    last = value;
+    if (index++ === choice) break;
+  }
+  return last;
+}
+
+/** How many free candidates a claim that keeps losing spreads its next try over, at most. */
+const MAX_SPREAD = 64;
+
 function hashStart(span: Span, ownerKey: string): bigint {
   const size = span.last - span.first + 1n;
   const digest = BigInt(`0x${createHash('sha256').update(ownerKey).digest('hex').slice(0, 32)}`);
@@ -77,17 +99,17 @@ export class BuiltinIpam implements IpamProvider {
 
     const { span, excluded } = candidateSpan(prefix, spec);
     if (span.first > span.last) throw new PoolExhaustedError(name);
-    const taken = new Set((await this.#ledger.addressesOf(name)).map((a) => addressToBigInt(a)));
     const start = spec.strategy === 'hash' ? hashStart(span, claim.owner.key) : span.first;
-    for (const value of candidates(span, excluded, start)) {
+    for (let losses = 0; ; losses++) {
       signal.throwIfAborted();
-      if (taken.has(value)) continue;
+      const taken = new Set((await this.#ledger.addressesOf(name)).map((a) => addressToBigInt(a)));
+      const value = pick(candidates(span, excluded, start), taken, losses);
+      if (value === undefined) break;
       const address = bigIntToAddress(value, prefix.family);
       if (await this.#ledger.take(name, address, claim.claimId)) return this.#allocation(address, prefix, spec);
       // Lost a race for it, or this claim got an address meanwhile (a retry of the same claim).
       const mine = await this.#ledger.forClaim(claim.claimId);
       if (mine) return this.#allocation(mine.address, prefix, spec);
-      taken.add(value);
     }
     throw new PoolExhaustedError(name);
   }

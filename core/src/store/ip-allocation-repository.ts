@@ -23,16 +23,17 @@ export class IpAllocationRepository {
 
   /**
    * Takes `address` for the claim. False when the address (or the claim) is already taken:
-   * the primary key decides, so two processes never get one address.
+   * the primary key decides, so two processes never get one address. A conflict is not an
+   * error here (DO NOTHING): losing a race is the normal case under load, and PostgreSQL
+   * would log every unique violation.
    */
   async take(pool: string, address: string, claimId: string): Promise<boolean> {
-    try {
-      await this.#db.insertInto('ip_allocations').values({ pool, address, claim_id: claimId, created_at: new Date().toISOString() }).execute();
-      return true;
-    } catch (error) {
-      if (this.#adapter.isUniqueViolation(error)) return false;
-      throw error;
-    }
+    const result = await this.#db
+      .insertInto('ip_allocations')
+      .values({ pool, address, claim_id: claimId, created_at: new Date().toISOString() })
+      .onConflict((conflict) => conflict.doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
   }
 
   async release(claimId: string): Promise<void> {

@@ -1,15 +1,12 @@
 import type { Kysely } from 'kysely';
-import type { EngineAdapter } from './database.js';
 import type { DatabaseSchema } from './schema.js';
 
 /** The built-in IPAM's ledger of which address of a pool belongs to which claim. */
 export class IpAllocationRepository {
   readonly #db: Kysely<DatabaseSchema>;
-  readonly #adapter: EngineAdapter;
 
-  constructor(db: Kysely<DatabaseSchema>, adapter: EngineAdapter) {
+  constructor(db: Kysely<DatabaseSchema>) {
     this.#db = db;
-    this.#adapter = adapter;
   }
 
   async forClaim(claimId: string): Promise<{ pool: string; address: string } | null> {

@@ -34,7 +34,7 @@ function repositories(db: Kysely<DatabaseSchema>, adapter: EngineAdapter): Repos
     builds: new BuildRepository(db),
     ipPools: new IpPoolRepository(db, adapter),
     ipClaims: new IpClaimRepository(db, adapter),
-    ipAllocations: new IpAllocationRepository(db, adapter),
+    ipAllocations: new IpAllocationRepository(db),
   };
 }
 

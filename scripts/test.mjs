@@ -19,10 +19,7 @@ import { fileURLToPath } from 'node:url';
 /**
  * Debian packages the tests use. `present` says whether a package is already installed (check a
  * command with `onPath` or a file with `existsSync`); `neededIf` limits it to runs that use it, so
- * `TEST_DATABASES=sqlite` works without PostgreSQL installed. Later, for example:
- *   { apt: 'busybox', present: () => onPath('busybox') },
- *   { apt: 'isc-dhcp-client', present: () => onPath('dhclient') || existsSync('/sbin/dhclient') },
- *   { apt: 'qemu-system-x86', present: () => onPath('qemu-system-x86_64') },
+ * `TEST_DATABASES=sqlite` works without PostgreSQL installed.
  */
 const SYSTEM_PACKAGES = [
   { apt: 'postgresql', present: () => findPostgres() !== undefined, neededIf: (run) => run.startPostgres },
@@ -32,6 +29,17 @@ const SYSTEM_PACKAGES = [
   // The registration image is built from Debian packages into a cpio archive and booted in QEMU.
   { apt: 'cpio', present: () => onPath('cpio') },
   { apt: 'qemu-system-x86', present: () => onPath('qemu-system-x86_64') },
+  // The PXE plugin: network namespaces, real DHCP and TFTP clients, iPXE binaries and ROMs, UEFI
+  // firmware. dhcpcd-base rather than dhcpcd5: the latter installs a service that would start
+  // managing the machine's own interfaces.
+  { apt: 'iproute2', present: () => onPath('ip') || existsSync('/usr/sbin/ip') },
+  { apt: 'isc-dhcp-client', present: () => onPath('dhclient') || existsSync('/usr/sbin/dhclient') },
+  { apt: 'dhcpcd-base', present: () => onPath('dhcpcd') || existsSync('/usr/sbin/dhcpcd') },
+  { apt: 'tftp-hpa', present: () => onPath('tftp') },
+  { apt: 'atftp', present: () => onPath('atftp') },
+  { apt: 'ipxe', present: () => existsSync('/usr/lib/ipxe/undionly.kpxe') && existsSync('/usr/lib/ipxe/ipxe.efi') },
+  { apt: 'ipxe-qemu', present: () => existsSync('/usr/lib/ipxe/qemu') },
+  { apt: 'ovmf', present: () => existsSync('/usr/share/OVMF/OVMF_CODE_4M.fd') },
 ];
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -307,4 +307,35 @@ describe.each(testDatabaseNames())('boot API (%s)', (engine) => {
       expectInvalid(await api.inject(`/api/v1/machines/${machine.id}/next-boot?mac=${newMac()}`), '/querystring/mac');
     });
   });
+
+  describe('boot timeline and re-arm', () => {
+    const api = useTestHost(engine);
+
+    it('lists what the boot services saw, newest first, and re-arms a held machine', async () => {
+      const mac = newMac();
+      const recorder = api.host.metalplane.bootRecorder;
+      const machine = (await recorder.observe({ step: 'dhcp.discover', mac, discover: true, detail: { mode: 'proxy', arch: 'bios' } }))!;
+      await recorder.observe({ step: 'ipxe.script', mac, detail: { planKind: 'registration' } });
+
+      const res = await api.inject(`/api/v1/machines/${machine.id}/boot-timeline?limit=1`);
+      expect(res.statusCode, res.body).toBe(200);
+      const page = res.json<{ items: { step: string; detail: Record<string, unknown> }[]; next: string | null }>();
+      expect(page.items).toEqual([expect.objectContaining({ step: 'ipxe.script', detail: { planKind: 'registration' } })]);
+      const rest = await api.inject(`/api/v1/machines/${machine.id}/boot-timeline?continue=${page.next}`);
+      expect(rest.json<{ items: { step: string }[] }>().items.map((e) => e.step)).toEqual(['dhcp.discover']);
+
+      const registration = (await nextBoot(api, machine.id, 'client=ipxe')) as BootPlan & { kind: 'registration' };
+      for (let i = 0; i < 5; i++) await recorder.countNetboot(machine.id, registration);
+      expect((await nextBoot(api, machine.id, 'client=ipxe')).kind).toBe('hold');
+      const rearmed = await api.inject({ method: 'POST', url: `/api/v1/machines/${machine.id}/rearm` });
+      expect(rearmed.statusCode, rearmed.body).toBe(200);
+      expect(rearmed.json<Machine>().netboot).toEqual({ attemptsSinceProgress: 0, lastNetbootAt: expect.any(String) });
+      expect((await nextBoot(api, machine.id, 'client=ipxe')).kind).toBe('registration');
+    });
+
+    it('is 404 for an unknown machine', async () => {
+      expectError(await api.inject('/api/v1/machines/no-such-machine/boot-timeline'), 404, 'not_found');
+      expectError(await api.inject({ method: 'POST', url: '/api/v1/machines/no-such-machine/rearm' }), 404, 'not_found');
+    });
+  });
 });

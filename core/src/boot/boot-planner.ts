@@ -9,6 +9,8 @@ export const BootSettingsSchema = Type.Object(
   {
     /** Netboots without progress before the loop guard puts a machine on hold. */
     loopGuardLimit: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+    /** Boot timeline events kept per machine (DHCP, TFTP, HTTP steps); older ones are pruned. */
+    timelineLimit: Type.Integer({ minimum: 10, maximum: 100_000, default: 500 }),
     /** The registration image unknown machines boot; paths are relative to the host's boot URL. */
     registration: Type.Object(
       {
@@ -25,6 +27,7 @@ export type BootSettings = Static<typeof BootSettingsSchema>;
 
 const defaultSettings: BootSettings = {
   loopGuardLimit: 5,
+  timelineLimit: 500,
   registration: { kernel: 'registration/vmlinuz', initrd: ['registration/initrd.img'], cmdline: 'console=tty0 console=ttyS0,115200' },
 };
 

@@ -212,6 +212,11 @@ const registrationCases: Case[] = [
     input: input({ machine: machine({ phase: 'discovered' }), intents: [installIntent] }),
     expected: registration('machine m-1 is discovered but not enrolled: serving the registration image'),
   },
+  {
+    name: 'a discovered machine whose registration never gets through is held by the loop guard',
+    input: input({ machine: machine({ phase: 'discovered', netboot: { attemptsSinceProgress: 5 } }) }),
+    expected: { kind: 'hold', reason: 'netbooted 5 times without progress; re-arm to retry' },
+  },
 ];
 
 const profileCases: Case[] = [

@@ -72,24 +72,26 @@ export function decideBoot(input: BootDecisionInput): BootPlan {
 function decideDirect(input: BootDecisionInput): DirectBootPlan {
   const { machine, request, settings } = input;
 
-  // a. Unknown machines, and machines not enrolled yet, register themselves.
+  // a. Unknown machines register themselves.
   if (machine === null) {
     return registrationPlan(settings, `unknown machine (MAC ${request.mac}): serving the registration image`);
   }
-  if (machine.phase === 'discovered') {
-    return registrationPlan(
-      settings,
-      `machine ${machine.id} is discovered but not enrolled: serving the registration image`,
-    );
-  }
 
-  // b. Operator hold and loop guard.
+  // b. Operator hold and loop guard: also for a machine whose registration never gets through.
   if (machine.netboot.hold) {
     return { kind: 'hold', reason: machine.netboot.hold.reason };
   }
   const attempts = machine.netboot.attemptsSinceProgress;
   if (attempts >= settings.loopGuardLimit) {
     return { kind: 'hold', reason: `netbooted ${attempts} times without progress; re-arm to retry` };
+  }
+
+  // Machines not enrolled yet register, whatever intents say.
+  if (machine.phase === 'discovered') {
+    return registrationPlan(
+      settings,
+      `machine ${machine.id} is discovered but not enrolled: serving the registration image`,
+    );
   }
 
   // c. Phases in which nothing is ever (re)installed.

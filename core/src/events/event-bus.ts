@@ -27,6 +27,13 @@ export interface MetalplaneEvents {
   'machine.updated': { machineId: string; resourceVersion: number };
   'claim.allocated': { claimId: string; pool: string; address: string };
   'claim.released': { claimId: string; pool: string; address: string | null };
+  /** A step on a machine's boot timeline (DHCP, TFTP, iPXE script, HTTP file, OS report). */
+  'boot.step': { machineId: string; step: string; detail: Record<string, unknown>; at: string };
+  /** A netboot was served: the loop guard's count since the last progress. */
+  'machine.netbooted': { machineId: string; planKind: string; attempts: number; intentId?: string };
+  /** The loop guard (or an operator) put the machine on hold. */
+  'machine.held': { machineId: string; reason: string };
+  'machine.rearmed': { machineId: string; actor: string };
 }
 
 export type EventName = keyof MetalplaneEvents;

@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { BootPlanner, BootSettingsSchema } from '../boot/boot-planner.js';
+import { BootRecorder } from '../boot/timeline.js';
 import { ConfigurationError, MetalplaneError, PluginError } from '../errors.js';
 import { EventBus } from '../events/event-bus.js';
 import { transition } from '../lifecycle/transition.js';
@@ -125,6 +126,7 @@ export class Metalplane implements AsyncDisposable {
   #container: DependencyContainer | undefined;
   #store: Store | undefined;
   #bootPlanner: BootPlanner | undefined;
+  #bootRecorder: BootRecorder | undefined;
   #ipClaims: IpClaims | undefined;
   #state: State = 'created';
   #conditionsTimer: NodeJS.Timeout | undefined;
@@ -169,6 +171,11 @@ export class Metalplane implements AsyncDisposable {
     return this.#bootPlanner;
   }
 
+  get bootRecorder(): BootRecorder {
+    if (!this.#bootRecorder) throw new MetalplaneError('not_started', 'metalplane is not started');
+    return this.#bootRecorder;
+  }
+
   /** Routes the plugins registered during setup, in plugin order. */
   get routes(): readonly PluginRoutes[] {
     return this.#routes;
@@ -202,6 +209,12 @@ export class Metalplane implements AsyncDisposable {
     try {
       this.#store = await Store.open(this.config.store);
       this.#bootPlanner = new BootPlanner(this.#store, this.config.boot);
+      this.#bootRecorder = new BootRecorder(
+        this.#store,
+        this.events,
+        { loopGuardLimit: this.config.boot?.loopGuardLimit ?? 5, timelineLimit: this.config.boot?.timelineLimit ?? 500 },
+        this.logger.child({ component: 'boot' }),
+      );
       this.#ipClaims = new IpClaims(this.#store, this.events, () => this.getAll(ipamExtensionPoint));
       this.#container = rootContainer.createChildContainer();
       this.#registerCore(this.#container, this.#store);
@@ -305,6 +318,7 @@ export class Metalplane implements AsyncDisposable {
     container.register(coreServices.events.id, { useValue: this.events });
     container.register(coreServices.store.id, { useValue: store });
     container.register(coreServices.bootPlanner.id, { useValue: this.#bootPlanner });
+    container.register(coreServices.bootRecorder.id, { useValue: this.#bootRecorder });
     const lifecycle: Lifecycle = { transition: (id, request) => transition(store, this.events, id, request) };
     container.register(coreServices.lifecycle.id, { useValue: lifecycle });
   }
@@ -314,6 +328,11 @@ export class Metalplane implements AsyncDisposable {
     if (ref.id === coreServices.logger.id) return this.logger.child({ plugin: pluginId });
     if (ref.id === coreServices.http.id) {
       const prefix = `/api/v1/plugins/${pluginId}`;
+      const http: HttpRoutes = { prefix, register: (routes) => this.#routes.push({ pluginId, prefix, routes }) };
+      return http;
+    }
+    if (ref.id === coreServices.bootHttp.id) {
+      const prefix = '/boot';
       const http: HttpRoutes = { prefix, register: (routes) => this.#routes.push({ pluginId, prefix, routes }) };
       return http;
     }
@@ -383,6 +402,7 @@ export class Metalplane implements AsyncDisposable {
     const store = this.#store;
     this.#store = undefined;
     this.#bootPlanner = undefined;
+    this.#bootRecorder = undefined;
     this.#ipClaims = undefined;
     if (store) await store.close();
   }

@@ -10,3 +10,4 @@ export * from './build-repository.js';
 export * from './ip-pool-repository.js';
 export * from './ip-claim-repository.js';
 export * from './ip-allocation-repository.js';
+export * from './boot-event-repository.js';

@@ -190,6 +190,23 @@ coreMigrations['0004_ipam'] = {
   },
 };
 
+coreMigrations['0005_boot_timeline'] = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('boot_events')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('machine_id', 'text', (c) => c.notNull().references('machines.id').onDelete('cascade'))
+      .addColumn('step', 'text', (c) => c.notNull())
+      .addColumn('detail', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('boot_events_machine').on('boot_events').columns(['machine_id', 'id']).execute();
+  },
+  async down(db: Kysely<unknown>) {
+    await sql`drop table if exists boot_events`.execute(db);
+  },
+};
+
 export const coreMigrationProvider: MigrationProvider = {
   getMigrations: async () => coreMigrations,
 };

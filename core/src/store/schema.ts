@@ -114,6 +114,14 @@ export interface IpAllocationsTable {
   created_at: string;
 }
 
+export interface BootEventsTable {
+  id: string;
+  machine_id: string;
+  step: string;
+  detail: string;
+  created_at: string;
+}
+
 export interface DatabaseSchema {
   machines: MachinesTable;
   machine_identities: MachineIdentitiesTable;
@@ -125,4 +133,5 @@ export interface DatabaseSchema {
   ip_pools: IpPoolsTable;
   ip_claims: IpClaimsTable;
   ip_allocations: IpAllocationsTable;
+  boot_events: BootEventsTable;
 }

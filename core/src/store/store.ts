@@ -1,5 +1,6 @@
 import { Migrator, sql, type Kysely, type Migration } from 'kysely';
 import { MetalplaneError } from '../errors.js';
+import { BootEventRepository } from './boot-event-repository.js';
 import { BootIntentRepository } from './boot-intent-repository.js';
 import { BootProfileRepository } from './boot-profile-repository.js';
 import { BuildRepository } from './build-repository.js';
@@ -23,6 +24,7 @@ export interface Repositories {
   readonly ipPools: IpPoolRepository;
   readonly ipClaims: IpClaimRepository;
   readonly ipAllocations: IpAllocationRepository;
+  readonly bootEvents: BootEventRepository;
 }
 
 function repositories(db: Kysely<DatabaseSchema>, adapter: EngineAdapter): Repositories {
@@ -35,6 +37,7 @@ function repositories(db: Kysely<DatabaseSchema>, adapter: EngineAdapter): Repos
     ipPools: new IpPoolRepository(db, adapter),
     ipClaims: new IpClaimRepository(db, adapter),
     ipAllocations: new IpAllocationRepository(db),
+    bootEvents: new BootEventRepository(db),
   };
 }
 
@@ -51,6 +54,7 @@ export class Store implements Repositories {
   readonly ipPools: IpPoolRepository;
   readonly ipClaims: IpClaimRepository;
   readonly ipAllocations: IpAllocationRepository;
+  readonly bootEvents: BootEventRepository;
   readonly engine: StoreConfig['driver'];
   readonly #db: Kysely<DatabaseSchema>;
   readonly #adapter: EngineAdapter;
@@ -68,6 +72,7 @@ export class Store implements Repositories {
       ipPools: this.ipPools,
       ipClaims: this.ipClaims,
       ipAllocations: this.ipAllocations,
+      bootEvents: this.bootEvents,
     } = repositories(db, adapter));
   }
 

@@ -1,5 +1,6 @@
 import {
   BootArchs,
+  BootEventSchema,
   BootClients,
   BootPlanSchema,
   InputError,
@@ -240,6 +241,40 @@ export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane
         ...(request.query.continue ? { after: request.query.continue } : {}),
       });
     },
+  );
+
+  api.get(
+    '/machines/:id/boot-timeline',
+    {
+      schema: {
+        tags: ['machines', 'boot'],
+        summary: "A machine's network boots step by step (DHCP, TFTP, iPXE script, HTTP files, OS report), newest first",
+        description: 'Answers "why did it not boot?": each step says what was asked and what was served. Page with `continue`.',
+        params: IdParams,
+        querystring: Type.Object({ ...PageQuerySchema }, { additionalProperties: false }),
+        response: { 200: Type.Object({ items: Type.Array(BootEventSchema), next: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses },
+      },
+    },
+    async (request) => {
+      await metalplane.store.machines.require(request.params.id);
+      return metalplane.store.bootEvents.listForMachine(request.params.id, {
+        limit: request.query.limit ?? 100,
+        ...(request.query.continue ? { before: request.query.continue } : {}),
+      });
+    },
+  );
+
+  api.post(
+    '/machines/:id/rearm',
+    {
+      schema: {
+        tags: ['machines', 'boot'],
+        summary: 'Clear the hold (loop guard or operator) and the netboot count, so the machine netboots again',
+        params: IdParams,
+        response: { 200: MachineSchema, ...errorResponses },
+      },
+    },
+    async (request) => metalplane.bootRecorder.rearm(request.params.id, 'api'),
   );
 
   api.get(

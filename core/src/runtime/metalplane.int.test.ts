@@ -391,9 +391,10 @@ describe('Metalplane services', () => {
     }
   });
 
-  it('gives each plugin core services, and plugin-scoped HTTP routes under /api/v1/plugins/<id>', async () => {
+  it('gives each plugin core services, and plugin-scoped HTTP routes under /api/v1/plugins/<id> (or /boot)', async () => {
     const routesA = async () => {};
     const routesB = async () => {};
+    const routesC = async () => {};
     const prefixes: string[] = [];
     let deps: Record<string, unknown> = {};
     const http = (routes: typeof routesA) => (d: Record<string, unknown>) => {
@@ -406,24 +407,34 @@ describe('Metalplane services', () => {
       plugins: [
         plugin('web-ui', [], { requires: { http: coreServices.http }, setup: http(routesA) }),
         plugin('core-user', [], {
-          requires: { http: coreServices.http, store: coreServices.store, events: coreServices.events, lifecycle: coreServices.lifecycle, planner: coreServices.bootPlanner },
+          requires: {
+            http: coreServices.http,
+            store: coreServices.store,
+            events: coreServices.events,
+            lifecycle: coreServices.lifecycle,
+            planner: coreServices.bootPlanner,
+            recorder: coreServices.bootRecorder,
+          },
           setup: (d) => {
             deps = d;
             http(routesB)(d);
           },
         }),
+        plugin('booter', [], { requires: { http: coreServices.bootHttp }, setup: http(routesC) }),
       ],
     });
     await mp.start();
     try {
-      expect(prefixes).toEqual(['/api/v1/plugins/web-ui', '/api/v1/plugins/core-user']);
+      expect(prefixes).toEqual(['/api/v1/plugins/web-ui', '/api/v1/plugins/core-user', '/boot']);
       expect(mp.routes).toEqual([
         { pluginId: 'web-ui', prefix: '/api/v1/plugins/web-ui', routes: routesA },
         { pluginId: 'core-user', prefix: '/api/v1/plugins/core-user', routes: routesB },
+        { pluginId: 'booter', prefix: '/boot', routes: routesC },
       ]);
       expect(deps.store).toBe(mp.store);
       expect(deps.events).toBe(mp.events);
       expect(deps.planner).toBe(mp.bootPlanner);
+      expect(deps.recorder).toBe(mp.bootRecorder);
     } finally {
       await mp.stop();
     }

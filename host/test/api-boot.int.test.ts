@@ -333,7 +333,23 @@ describe.each(testDatabaseNames())('boot API (%s)', (engine) => {
       expect((await nextBoot(api, machine.id, 'client=ipxe')).kind).toBe('registration');
     });
 
+    it('an os-report of an installed OS ends a once install', async () => {
+      const machine = await createMachine(api);
+      await mustCreateProfile(api, 'os-report-kernel', validSpecs.kernel);
+      const intent = await mustCreateIntent(api, { selector: { machineId: machine.id }, profile: 'os-report-kernel', mode: 'once' });
+      const plan = await nextBoot(api, machine.id, 'client=ipxe');
+      expect(plan.kind).toBe('kernel');
+      await api.host.metalplane.bootRecorder.countNetboot(machine.id, plan);
+
+      expectInvalid(await api.inject({ method: 'POST', url: `/api/v1/machines/${machine.id}/os-report`, payload: { state: 'fine' } }), '/body/state');
+      const res = await api.inject({ method: 'POST', url: `/api/v1/machines/${machine.id}/os-report`, payload: { state: 'installed', detail: 'Talos v1.9.5' } });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json<{ consumedIntentId: string }>().consumedIntentId).toBe(intent.id);
+      expect((await nextBoot(api, machine.id, 'client=ipxe')).kind).toBe('localboot');
+    });
+
     it('is 404 for an unknown machine', async () => {
+      expectError(await api.inject({ method: 'POST', url: '/api/v1/machines/no-such-machine/os-report', payload: { state: 'installed' } }), 404, 'not_found');
       expectError(await api.inject('/api/v1/machines/no-such-machine/boot-timeline'), 404, 'not_found');
       expectError(await api.inject({ method: 'POST', url: '/api/v1/machines/no-such-machine/rearm' }), 404, 'not_found');
     });

@@ -96,4 +96,25 @@ describe.each(testDatabaseNames())('boot timeline and loop guard (%s)', (engine)
     await transition(store, events, machine.id, { transition: 'enroll', actor: 'agent' });
     expect((await store.machines.require(machine.id)).netboot.attemptsSinceProgress).toBe(0);
   });
+
+  it('an installed-OS report consumes the once intent the machine netbooted under; its next boot is from disk', async () => {
+    const machine = await store.machines.create({ identity: [{ kind: 'mac', value: '02:00:00:00:01:06' }], phase: 'enrolled' });
+    await store.bootProfiles.create('k', { kind: 'kernel', kernel: 'https://example.test/vmlinuz', cmdline: 'x=1' });
+    const intent = await store.bootIntents.create({ selector: { machineId: machine.id }, profile: 'k', mode: 'once' });
+    const planner = new BootPlanner(store);
+    const ask = async () => (await planner.planFor({ mac: '02:00:00:00:01:06', arch: 'uefi-x64', client: 'ipxe' })).plan;
+
+    // Reported before anything was served: nothing is consumed.
+    expect((await recorder.reportOs(machine.id, { state: 'installed', actor: 'agent' })).consumedIntentId).toBeNull();
+    const plan = await ask();
+    expect(plan).toMatchObject({ kind: 'kernel', intentId: intent.id });
+    await recorder.countNetboot(machine.id, plan);
+    expect((await recorder.reportOs(machine.id, { state: 'maintenance', actor: 'talos' })).consumedIntentId).toBeNull();
+    expect((await recorder.reportOs(machine.id, { state: 'installed', actor: 'agent', detail: 'NixOS 25.05' })).consumedIntentId).toBe(intent.id);
+
+    expect(await ask()).toMatchObject({ kind: 'localboot', reason: expect.stringContaining('consumed') });
+    expect((await store.machines.require(machine.id)).netboot.attemptsSinceProgress).toBe(0);
+    const steps = (await store.bootEvents.listForMachine(machine.id, { limit: 10 })).items;
+    expect(steps[0]).toMatchObject({ step: 'os.report', detail: { state: 'installed', actor: 'agent', detail: 'NixOS 25.05', consumedIntentId: intent.id } });
+  });
 });

@@ -2,8 +2,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import { ConflictError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
-import type { IdentityKey, Machine } from '../model/machine.js';
+import { machineMacs, type IdentityKey, type Machine } from '../model/machine.js';
 import type { Store } from '../store/store.js';
+import { applicableIntent } from './decide.js';
 import type { BootPlan } from './plan.js';
 
 /**
@@ -61,6 +62,14 @@ export interface BootObservation {
    */
   readonly discover?: boolean;
   readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+/** What the installed OS says about itself (see `OsHealth` of the OS extension point). */
+export interface OsReport {
+  readonly state: 'installed' | 'maintenance' | 'unreachable';
+  readonly detail?: string;
+  /** Who reports: `agent`, `api`, a plugin id. */
+  readonly actor: string;
 }
 
 export interface BootRecorderSettings {
@@ -140,6 +149,34 @@ export class BootRecorder {
       this.#logger.warn({ machineId, attempts }, `machine ${machineId} netbooted ${attempts} times without progress: on hold`);
       this.#events.emit('machine.held', { machineId, reason: `netbooted ${attempts} times without progress` });
     }
+  }
+
+  /**
+   * The installed OS (or the agent, or an OS plugin's health check) says how the machine is.
+   * `installed` is progress: the netboot count starts over and the `once` intent the machine
+   * was netbooted under is consumed, so its next boot is from disk. This — never serving a
+   * script or a kernel — is what ends a `once` install.
+   */
+  async reportOs(machineId: string, report: OsReport, at: Date = new Date()): Promise<{ machine: Machine; consumedIntentId: string | null }> {
+    const result = await this.#store.transaction(async (tx) => {
+      const machine = await tx.machines.require(machineId);
+      let consumedIntentId: string | null = null;
+      if (report.state === 'installed') {
+        const mac = machineMacs(machine)[0] ?? '00:00:00:00:00:00';
+        const { chosen } = applicableIntent(await tx.bootIntents.list(), machine, { mac, arch: 'unknown', client: 'http' }, at);
+        // Only an intent that was actually served: an OS that was already there consumes nothing.
+        if (chosen && chosen.spec.mode === 'once' && chosen.attempts > 0) {
+          await tx.bootIntents.consume(chosen.id, at);
+          consumedIntentId = chosen.id;
+        }
+        await tx.machines.update(machineId, { netboot: { ...machine.netboot, attemptsSinceProgress: 0 } });
+      }
+      await tx.bootEvents.append(machineId, 'os.report', { state: report.state, actor: report.actor, ...(report.detail ? { detail: report.detail } : {}), ...(consumedIntentId ? { consumedIntentId } : {}) }, at);
+      await tx.machines.touch(machineId, at);
+      return { machine: await tx.machines.require(machineId), consumedIntentId };
+    });
+    this.#events.emit('machine.os-reported', { machineId, state: report.state, consumedIntentId: result.consumedIntentId });
+    return result;
   }
 
   /** Clears the hold and the netboot count, so the machine netboots again. Idempotent. */

@@ -34,6 +34,7 @@ export interface MetalplaneEvents {
   /** The loop guard (or an operator) put the machine on hold. */
   'machine.held': { machineId: string; reason: string };
   'machine.rearmed': { machineId: string; actor: string };
+  'machine.os-reported': { machineId: string; state: string; consumedIntentId: string | null };
 }
 
 export type EventName = keyof MetalplaneEvents;

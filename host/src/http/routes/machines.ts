@@ -277,6 +277,34 @@ export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane
     async (request) => metalplane.bootRecorder.rearm(request.params.id, 'api'),
   );
 
+  api.post(
+    '/machines/:id/os-report',
+    {
+      schema: {
+        tags: ['machines', 'boot'],
+        summary: 'The installed OS (or its agent) reports how the machine is',
+        description:
+          '`installed` consumes the `once` intent the machine netbooted under, so it boots from disk next time; ' +
+          'this report, never the serving of a script or kernel, is what ends a `once` install.',
+        params: IdParams,
+        body: Type.Object(
+          {
+            state: Type.Union([Type.Literal('installed'), Type.Literal('maintenance'), Type.Literal('unreachable')]),
+            detail: Type.Optional(Type.String({ maxLength: 2000 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ machine: MachineSchema, consumedIntentId: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses },
+      },
+    },
+    async (request) =>
+      metalplane.bootRecorder.reportOs(request.params.id, {
+        state: request.body.state,
+        actor: 'api',
+        ...(request.body.detail !== undefined ? { detail: request.body.detail } : {}),
+      }),
+  );
+
   api.get(
     '/machines/:id/next-boot',
     {

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
@@ -7,6 +8,7 @@ import type { DhcpObservation, DhcpReservation } from '../src/dhcp/responder.js'
 import type { NetnsPair } from './netns.js';
 
 const SERVER_FIXTURE = fileURLToPath(new URL('./fixtures/dhcp-server.mjs', import.meta.url));
+const BUILT = fileURLToPath(new URL('../dist/dhcp/index.js', import.meta.url));
 const PROBE_FIXTURE = fileURLToPath(new URL('./fixtures/dhcp-probe.mjs', import.meta.url));
 
 export interface RunningServer {
@@ -18,6 +20,7 @@ export interface RunningServer {
 
 /** Starts the built DhcpService in the pair's server namespace (fixtures/dhcp-server.mjs). */
 export async function startServer(pair: NetnsPair, config: object, reservations: Record<string, DhcpReservation> = {}): Promise<RunningServer> {
+  if (!existsSync(BUILT)) throw new Error('the DHCP tests run the built plugin: run `tsc -b` (or `npm run build`) in plugins/pxe first');
   const child = pair.spawn(pair.server, process.execPath, [SERVER_FIXTURE, JSON.stringify({ config, reservations })], { stdio: ['pipe', 'pipe', 'pipe'] });
   const events: DhcpObservation[] = [];
   const logs: unknown[] = [];

@@ -1,3 +1,2 @@
 export { DhcpModes, DhcpSubnetSchema, PxeConfigSchema } from './config.js';
 export type { DhcpMode, DhcpSubnet, PxeConfig } from './config.js';
-export * from './dhcp/index.js';

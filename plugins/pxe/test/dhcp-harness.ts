@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
+import type { BootServiceStatus } from '@metalplane/core';
 import { decode, encode, type DhcpPacket } from '../src/dhcp/codec.js';
 import type { DhcpObservation, DhcpReservation } from '../src/dhcp/responder.js';
 import type { NetnsPair } from './netns.js';
@@ -12,6 +13,8 @@ const BUILT = fileURLToPath(new URL('../dist/dhcp/index.js', import.meta.url));
 const PROBE_FIXTURE = fileURLToPath(new URL('./fixtures/dhcp-probe.mjs', import.meta.url));
 
 export interface RunningServer {
+  /** `DhcpService.status()` right after start. */
+  readonly status: BootServiceStatus[];
   readonly events: DhcpObservation[];
   readonly logs: unknown[];
   stats(): Promise<{ counters: Record<string, number>; cpu: { user: number; system: number } }>;
@@ -50,8 +53,9 @@ export async function startServer(pair: NetnsPair, config: object, reservations:
         return true;
       });
     });
-  await next('ready', 10_000);
+  const ready = await next('ready', 10_000);
   return {
+    status: ready.status as BootServiceStatus[],
     events,
     logs,
     async stats() {

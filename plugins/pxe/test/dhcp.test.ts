@@ -188,6 +188,14 @@ describe.skipIf(unavailable)('DHCP service with real clients in network namespac
     });
     const broadcast = (data: Buffer, waitMs?: number) => probe(pair, pair.client, { sends: [{ to: '255.255.255.255', port: 67, data }], ...(waitMs ? { waitMs } : {}) });
 
+    it('listens on 67 (any address and the server address) and on 4011', () => {
+      expect(server.status.map((s) => [s.protocol, s.listen, s.mode, s.healthy])).toEqual([
+        ['dhcp', '0.0.0.0:67', 'proxy', true],
+        ['dhcp', '10.99.0.1:67', 'proxy', true],
+        ['proxydhcp', '0.0.0.0:4011', 'proxy', true],
+      ]);
+    });
+
     it('answers a PXE DISCOVER with an address-less offer: siaddr, 60, 43, 54, 97 echoed and the boot file', () => {
       const [reply] = broadcast(clientPacket('02:11:22:33:44:55', [[53, [1]], [55, [1, 3, 43, 60, 66, 67]], [60, 'PXEClient:Arch:00007:UNDI:003016'], [93, [0, 7]], [94, [1, 3, 16]], [97, pxeGuid]]));
       expect(reply, 'no ProxyDHCP offer').toBeDefined();
@@ -317,7 +325,8 @@ describe.skipIf(unavailable)('DHCP service with real clients in network namespac
       const after = await server.stats();
       expect(after.counters['pool-exhausted']! - before.counters['pool-exhausted']!).toBeGreaterThanOrEqual(100);
       const cpuMs = (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000;
-      expect(cpuMs).toBeLessThan(1_000);
+      expect(cpuMs, `server CPU time for 200 DISCOVERs on an exhausted pool: ${cpuMs} ms`).toBeLessThan(1_000);
+      if (process.env.DHCP_TEST_VERBOSE) console.info(`server CPU for 200 DISCOVERs on an exhausted pool: ${cpuMs.toFixed(1)} ms; counted ${after.counters['pool-exhausted']! - before.counters['pool-exhausted']!}`);
     });
 
     it('NAKs a request for an address that is not the client\'s', () => {

@@ -35,6 +35,15 @@ export const PxeConfigSchema = Type.Object(
         port: Type.Integer({ minimum: 1, maximum: 65535, default: 67 }),
         proxyPort: Type.Integer({ minimum: 1, maximum: 65535, default: 4011 }),
         subnets: Type.Array(DhcpSubnetSchema, { default: [] }),
+        /** `full` mode: where dynamic leases are kept across restarts (written atomically). Without it they live in memory. */
+        leaseFile: Type.Optional(Type.String({ minLength: 1 })),
+        /** `full` mode: how long an address a client declined (RFC 2131 DHCPDECLINE) is not handed out. */
+        declineSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 600 }),
+        /**
+         * `reservation`/`full` modes: tell iPXE (option 175.176) not to wait ~2 s for ProxyDHCP offers.
+         * Turn off only if another ProxyDHCP server on the segment must be heard. Never sent in `proxy` mode.
+         */
+        ipxeNoProxyWait: Type.Boolean({ default: true }),
       },
       { additionalProperties: false, default: {} },
     ),

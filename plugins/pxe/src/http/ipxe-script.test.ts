@@ -200,6 +200,7 @@ describe('renderIpxeScript: script, localboot, hold', () => {
         ':mp_hold',
         'echo metalplane: this machine is on hold: netbooted 5 times without progress; re-arm to retry',
         'prompt --key 0x02 --timeout 30000 metalplane: asking again in 30 seconds; Ctrl-B for the iPXE shell && shell ||',
+        'echo',
         `chain --replace --autofree ${base}/boot/ipxe?mac=52:54:00:12:34:56&arch=bios ||`,
         'goto mp_hold',
         '',

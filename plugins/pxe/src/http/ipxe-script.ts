@@ -142,6 +142,7 @@ function holdScript(reason: string, context: IpxeScriptContext): string {
     ':mp_hold',
     `echo metalplane: this machine is on hold: ${printable(reason)}`,
     `prompt --key 0x02 --timeout ${interval * 1000} metalplane: asking again in ${interval} seconds; Ctrl-B for the iPXE shell && shell ||`,
+    'echo',
     `chain --replace --autofree ${selfUrl} ||`,
     'goto mp_hold',
   ]);

@@ -159,7 +159,7 @@ describe.skipIf(unavailable)('DHCP service with real clients in network namespac
       expect(offer).toBeDefined();
       expect(optionU8(offer!.packet, 53)).toBe(MessageType.Offer);
       expect(offer!.packet.yiaddr).toBe('10.99.0.42');
-      expect(offer!.packet.file).toBe(`${HTTP}/boot/ipxe?mac=\${net0/mac}&uuid=\${uuid}&serial=\${serial}&arch=\${buildarch}`);
+      expect(offer!.packet.file).toBe(`${HTTP}/boot/ipxe?mac=\${netX/mac}&uuid=\${uuid}&serial=\${serial:uristring}&arch=\${buildarch}&platform=\${platform}`);
       expect(offer!.packet.options.get(175)).toEqual(Buffer.from([176, 1, 1]));
       expect([u32(offer!.packet, 51), u32(offer!.packet, 58), u32(offer!.packet, 59)]).toEqual([900, 450, 787]);
 
@@ -208,7 +208,7 @@ describe.skipIf(unavailable)('DHCP service with real clients in network namespac
       expect(optionText(p, 60)).toBe('PXEClient');
       expect(p.options.get(43)).toEqual(Buffer.from([6, 1, 8, 255]));
       expect(p.options.get(97)).toEqual(pxeGuid);
-      expect(p.file).toBe('ipxe.efi');
+      expect(p.file).toBe('snponly.efi');
       expect(p.options.has(51)).toBe(false);
     });
 
@@ -225,16 +225,16 @@ describe.skipIf(unavailable)('DHCP service with real clients in network namespac
 
     it('gives iPXE the script URL, never a binary, and no no-pxedhcp option', () => {
       const [reply] = broadcast(clientPacket('02:11:22:33:44:56', [[53, [1]], [60, 'PXEClient:Arch:00000:UNDI:002001'], [93, [0, 0]], [77, 'iPXE'], [175, [0x13, 1, 1]]]));
-      expect(reply?.packet.file).toBe(`${HTTP}/boot/ipxe?mac=\${net0/mac}&uuid=\${uuid}&serial=\${serial}&arch=\${buildarch}`);
+      expect(reply?.packet.file).toBe(`${HTTP}/boot/ipxe?mac=\${netX/mac}&uuid=\${uuid}&serial=\${serial:uristring}&arch=\${buildarch}&platform=\${platform}`);
       expect(reply!.packet.options.has(175)).toBe(false);
       expect(reply!.packet.siaddr).toBe('10.99.0.1');
     });
 
     it('gives a UEFI HTTP boot client an http URL and echoes HTTPClient', () => {
       const [reply] = broadcast(clientPacket('02:11:22:33:44:57', [[53, [1]], [60, 'HTTPClient:Arch:00016:UNDI:003000'], [93, [0, 16]]]));
-      expect(reply?.packet.file).toBe(`${HTTP}/boot/ipxe.efi`);
+      expect(reply?.packet.file).toBe(`${HTTP}/boot/snponly.efi`);
       expect(optionText(reply!.packet, 60)).toBe('HTTPClient');
-      expect(optionText(reply!.packet, 67)).toBe(`${HTTP}/boot/ipxe.efi`);
+      expect(optionText(reply!.packet, 67)).toBe(`${HTTP}/boot/snponly.efi`);
     });
 
     it('answers the Raspberry Pi 4 bootloader with "Raspberry Pi Boot" in option 43 and option 66', async () => {

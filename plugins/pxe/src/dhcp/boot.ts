@@ -1,6 +1,11 @@
 import type { DhcpClientInfo } from './detect.js';
 
-/** First-stage file names; Debian's `ipxe` package has `ipxe.efi` and `snponly.efi` for x64. */
+/**
+ * First-stage file names; Debian's `ipxe` package has `ipxe.efi` and `snponly.efi` for x64.
+ * UEFI gets `snponly.efi`: it drives only the card the firmware booted from, through the
+ * firmware's own network driver, and when a script ends in `exit` it returns to the firmware
+ * instead of trying every other card first (as `ipxe.efi` does).
+ */
 export interface IpxeFileNames {
   /** TFTP, legacy BIOS PXE ROMs. */
   bios: string;
@@ -15,9 +20,9 @@ export interface IpxeFileNames {
 
 export const DEFAULT_IPXE_FILES: IpxeFileNames = {
   bios: 'undionly.kpxe',
-  uefiX64: 'ipxe.efi',
+  uefiX64: 'snponly.efi',
   arm64: 'snp-arm64.efi',
-  httpX64: 'ipxe.efi',
+  httpX64: 'snponly.efi',
   httpArm64: 'snp-arm64.efi',
 };
 
@@ -51,8 +56,14 @@ export const RPI_VENDOR_OPTIONS = Buffer.concat([
  * The iPXE script URL. The `${…}` are iPXE settings, sent literally: iPXE expands settings in
  * the DHCP filename before fetching it.
  */
+/**
+ * The script URL iPXE is given, with iPXE's own settings for it to expand: `netX` is the card
+ * it booted from (`net0` is wrong on machines with several), `serial:uristring` because serials
+ * contain spaces, and `platform` (`pcbios` or `efi`) because `buildarch` alone does not tell
+ * BIOS from UEFI. `GET /boot/ipxe` reads exactly these.
+ */
 export function ipxeScriptUrl(httpBaseUrl: string): string {
-  return `${httpBaseUrl}/boot/ipxe?mac=\${net0/mac}&uuid=\${uuid}&serial=\${serial}&arch=\${buildarch}`;
+  return `${httpBaseUrl}/boot/ipxe?mac=\${netX/mac}&uuid=\${uuid}&serial=\${serial:uristring}&arch=\${buildarch}&platform=\${platform}`;
 }
 
 /**

@@ -78,26 +78,26 @@ describe('detectClient', () => {
 describe('firstStage', () => {
   const stage = (options: [number, Buffer | number[] | string][], mac = '02:00:00:00:00:01') => firstStage(detectClient(request(mac, options)), HTTP, DEFAULT_IPXE_FILES);
 
-  it('BIOS → undionly.kpxe, UEFI x64 → ipxe.efi, arm64 → snp-arm64.efi, over TFTP with PXEClient', () => {
+  it('BIOS → undionly.kpxe, UEFI x64 → snponly.efi, arm64 → snp-arm64.efi, over TFTP with PXEClient', () => {
     expect(stage([pxe(0), arch(0)])).toMatchObject({ kind: 'tftp', file: 'undionly.kpxe', vendorClass: 'PXEClient' });
-    expect(stage([pxe(7), arch(7)])?.file).toBe('ipxe.efi');
-    expect(stage([pxe(9), arch(9)])?.file).toBe('ipxe.efi');
+    expect(stage([pxe(7), arch(7)])?.file).toBe('snponly.efi');
+    expect(stage([pxe(9), arch(9)])?.file).toBe('snponly.efi');
     expect(stage([pxe(11), arch(11)])?.file).toBe('snp-arm64.efi');
   });
 
   it('uses configured names', () => {
     const info = detectClient(request('02:00:00:00:00:01', [pxe(7), arch(7)]));
-    expect(firstStage(info, HTTP, { ...DEFAULT_IPXE_FILES, uefiX64: 'snponly.efi' })?.file).toBe('snponly.efi');
+    expect(firstStage(info, HTTP, { ...DEFAULT_IPXE_FILES, uefiX64: 'ipxe.efi' })?.file).toBe('ipxe.efi');
   });
 
   it('UEFI HTTP boot → an absolute URL and HTTPClient', () => {
-    expect(stage([[60, 'HTTPClient:Arch:00016:UNDI:003000'], arch(16)])).toEqual({ kind: 'http', file: `${HTTP}/boot/ipxe.efi`, vendorClass: 'HTTPClient' });
+    expect(stage([[60, 'HTTPClient:Arch:00016:UNDI:003000'], arch(16)])).toEqual({ kind: 'http', file: `${HTTP}/boot/snponly.efi`, vendorClass: 'HTTPClient' });
     expect(stage([[60, 'HTTPClient:Arch:00019:UNDI:003000'], arch(19)])?.file).toBe(`${HTTP}/boot/snp-arm64.efi`);
   });
 
   it('iPXE → the script URL with iPXE settings left for iPXE to expand, whatever its arch', () => {
     for (const code of [0, 7, 11]) {
-      expect(stage([pxe(code), arch(code), [77, 'iPXE']])?.file).toBe(`${HTTP}/boot/ipxe?mac=\${net0/mac}&uuid=\${uuid}&serial=\${serial}&arch=\${buildarch}`);
+      expect(stage([pxe(code), arch(code), [77, 'iPXE']])?.file).toBe(`${HTTP}/boot/ipxe?mac=\${netX/mac}&uuid=\${uuid}&serial=\${serial:uristring}&arch=\${buildarch}&platform=\${platform}`);
     }
   });
 

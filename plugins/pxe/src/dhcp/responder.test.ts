@@ -110,7 +110,7 @@ describe('DhcpResponder', () => {
     expect(await handle(request(MessageType.Request, pxe))).toBeUndefined();
     const ack = await handle(request(MessageType.Request, pxe, { ciaddr: '10.0.0.50' }), 'proxy');
     expect(optionU8(ack!.packet, 53)).toBe(MessageType.Ack);
-    expect(ack!.packet.file).toBe('ipxe.efi');
+    expect(ack!.packet.file).toBe('snponly.efi');
     expect(ack!.packet.options.has(175)).toBe(false);
   });
 

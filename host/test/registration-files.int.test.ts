@@ -29,11 +29,15 @@ describe('registration image files', () => {
     await host.stop();
   });
 
-  it('serves a file whole with its length', async () => {
-    const res = await host.server.inject({ url: '/boot/registration/vmlinuz' });
+  it('serves a file whole with its length, and announces it for the boot timeline', async () => {
+    const served: unknown[] = [];
+    const off = host.metalplane.events.on('boot.file-served', (event) => void served.push(event));
+    const res = await host.server.inject({ url: '/boot/registration/vmlinuz?x=1', remoteAddress: '10.99.0.50' });
+    off();
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-length']).toBe(String(kernel.length));
     expect(res.rawPayload.equals(kernel)).toBe(true);
+    expect(served).toEqual([{ path: '/boot/registration/vmlinuz', remoteAddress: '10.99.0.50', status: 200, bytes: kernel.length, durationMs: expect.any(Number) }]);
   });
 
   it('serves a byte range', async () => {

@@ -34,6 +34,11 @@ export interface MetalplaneEvents {
   /** The loop guard (or an operator) put the machine on hold. */
   'machine.held': { machineId: string; reason: string };
   'machine.rearmed': { machineId: string; actor: string };
+  /**
+   * A boot file the host itself served (the registration image), for boot plugins to put on
+   * the timeline of the machine they know at `remoteAddress`.
+   */
+  'boot.file-served': { path: string; remoteAddress: string; status: number; bytes: number | null; durationMs: number };
   'machine.os-reported': { machineId: string; state: string; consumedIntentId: string | null };
 }
 

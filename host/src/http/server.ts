@@ -104,7 +104,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   await app.register(async (root) => healthRoutes(root, metalplane));
-  await app.register(async (root) => registrationImageRoutes(root, options.registrationImageDirectory));
+  await app.register(async (root) => registrationImageRoutes(root, options.registrationImageDirectory, metalplane.events));
   await app.register(
     async (api) => {
       await machineRoutes(api, metalplane);

@@ -61,7 +61,8 @@ async function read(name, during) {
       size += data.length;
       expected++;
       if (during) await during(block, port, socket);
-      socket.send(ack(block), port, server);
+      // The last ACK must leave before the socket closes, or the server waits for it in vain.
+      await new Promise((resolve) => socket.send(ack(block), port, server, resolve));
       if (data.length < 512) {
         socket.close();
         return { sha256: hash.digest('hex'), size };

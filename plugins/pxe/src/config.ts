@@ -53,6 +53,14 @@ export const PxeConfigSchema = Type.Object(
         port: Type.Integer({ minimum: 1, maximum: 65535, default: 69 }),
         /** Files served as they are (e.g. Raspberry Pi firmware); nothing outside it is ever read. */
         root: Type.Optional(Type.String({ minLength: 1 })),
+        /** Caps on what a client may negotiate: RFC 2348 blksize (1468 fits an Ethernet frame) and RFC 7440 windowsize. */
+        blksizeMax: Type.Integer({ minimum: 8, maximum: 65464, default: 1468 }),
+        windowsizeMax: Type.Integer({ minimum: 1, maximum: 65535, default: 64 }),
+        /** Transfers at once; more are refused with an error packet (the client retries). */
+        maxTransfers: Type.Integer({ minimum: 1, maximum: 100000, default: 256 }),
+        /** Retransmit timeout per packet, and sends after the first before a transfer is dropped. */
+        timeoutMs: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
+        retries: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
       },
       { additionalProperties: false, default: {} },
     ),

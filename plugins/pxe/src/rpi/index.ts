@@ -1,0 +1,1 @@
+export { rpiResolver, rpiSerialOf, type RpiBootFiles, type RpiBootHook, type RpiResolverOptions } from './rpi-files.js';

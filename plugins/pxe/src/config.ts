@@ -1,6 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
 
-const Ipv4 = Type.String({ format: 'ipv4' });
+// A pattern, not `format: 'ipv4'`: config is checked with TypeBox's Value, which knows no formats.
+const Ipv4 = Type.String({
+  pattern: '^((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)$',
+  description: 'an IPv4 address, e.g. 10.0.0.1',
+});
 const Cidr4 = Type.String({ pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$', description: 'an IPv4 prefix, e.g. 10.0.0.0/24' });
 
 /** One IPv4 network the DHCP service answers for; requests from any other network are ignored. */
@@ -66,6 +70,8 @@ export const PxeConfigSchema = Type.Object(
     ),
     /** Where the iPXE binaries are (Debian's `ipxe` package installs them in /usr/lib/ipxe). */
     ipxeDirectory: Type.String({ minLength: 1, default: '/usr/lib/ipxe' }),
+    /** Content-addressed files (`<dir>/<sha256>`) that `artifact:<sha256>` in a boot profile names, served at /boot/artifacts/. */
+    artifactDirectory: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
 );

@@ -14,6 +14,8 @@ export interface BootPlanRequest {
   readonly client: 'ipxe' | 'http';
   readonly uuid?: string;
   readonly serial?: string;
+  /** The client's IP address, so later file requests from it can be put on this machine's timeline. */
+  readonly remoteAddress?: string;
 }
 
 /** One step of a boot, for the machine's boot timeline. */
@@ -30,6 +32,8 @@ export interface BootHttpEvent {
   readonly planKind?: string;
   /** Why the plan could not be served as it is (the machine got a hold script saying so). */
   readonly error?: string;
+  /** The client's IP address. */
+  readonly remoteAddress?: string;
 }
 
 export interface BootRoutesOptions {
@@ -80,7 +84,7 @@ export const bootRoutes: FastifyPluginAsync<BootRoutesOptions> = async (app, opt
 
   const observe = (request: FastifyRequest, event: BootHttpEvent): void => {
     try {
-      options.observe(event);
+      options.observe({ ...event, remoteAddress: request.ip });
     } catch (error) {
       request.log.warn({ err: error, step: event.step }, 'boot observer failed');
     }
@@ -103,7 +107,7 @@ export const bootRoutes: FastifyPluginAsync<BootRoutesOptions> = async (app, opt
 
     let planned: { machineId: string | null; plan: DirectBootPlan };
     try {
-      planned = await options.plan({ mac: params.mac, arch: params.arch, client: 'ipxe', ...optional(params) }, signalFor(reply));
+      planned = await options.plan({ mac: params.mac, arch: params.arch, client: 'ipxe', remoteAddress: request.ip, ...optional(params) }, signalFor(reply));
     } catch (error) {
       request.log.error({ err: error, mac: params.mac }, 'no boot plan');
       const body = errorBody('boot_plan_unavailable', `no boot plan for ${params.mac}: ${messageOf(error)}`, { mac: params.mac });

@@ -113,6 +113,8 @@ describe.skipIf(unavailable)('TFTP service with real clients', () => {
     atftp: (file, dest) => client('atftp', ['--get', '-r', file, '-l', dest, pair.serverAddress]),
     'atftp blksize 1468 windowsize 16': (file, dest) =>
       client('atftp', ['--get', '-r', file, '-l', dest, '--option', 'blksize 1468', '--option', 'windowsize 16', pair.serverAddress]),
+    curl: (file, dest) => client('curl', ['-sS', '--max-time', '20', '-o', dest, `tftp://${pair.serverAddress}/${file}`]),
+    'curl blksize 1468': (file, dest) => client('curl', ['-sS', '--max-time', '20', '--tftp-blksize', '1468', '-o', dest, `tftp://${pair.serverAddress}/${file}`]),
   };
 
   for (const [name, get] of Object.entries(clients)) {

@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { bootExtensionPoint, coreServices, definePlugin, type BootServiceStatus } from '@metalplane/core';
 import { BootHooks } from './boot-hooks.js';
 import { PxeConfigSchema } from './config.js';
-import { DhcpService } from './dhcp/index.js';
+import { DEFAULT_IPXE_FILES, DhcpService } from './dhcp/index.js';
 import { bootRoutes } from './http/index.js';
 import { rpiResolver } from './rpi/index.js';
 import { chainResolvers, ipxeResolver, TftpService } from './tftp/index.js';
@@ -85,6 +87,14 @@ export default definePlugin({
         unsubscribe = deps.events.on('boot.file-served', (event) =>
           hooks.http({ step: 'http.file', path: event.path, status: event.status, remoteAddress: event.remoteAddress, durationMs: event.durationMs, ...(event.bytes !== null ? { bytes: event.bytes } : {}) }),
         );
+        // Said once at start, not first when a machine is stuck in PXE: what firmware will ask for and is not there.
+        const missing = [...new Set(Object.values(DEFAULT_IPXE_FILES))].filter((name) => !existsSync(join(config.ipxeDirectory, name)));
+        if (config.dhcp.mode !== 'off' && missing.length > 0) {
+          logger.warn(
+            { ipxeDirectory: config.ipxeDirectory, missing },
+            `iPXE binaries missing from ${config.ipxeDirectory}: ${missing.join(', ')}; machines whose firmware needs them cannot netboot (install Debian's ipxe package, or build them)`,
+          );
+        }
         await dhcp.start();
         await tftp?.start();
         logger.info({ dhcp: config.dhcp.mode, tftp: config.tftp.enabled, httpBaseUrl: config.httpBaseUrl }, 'PXE boot services started');

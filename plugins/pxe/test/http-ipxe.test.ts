@@ -74,7 +74,7 @@ describe.skipIf(!available)('real iPXE in QEMU', () => {
     expect(output).toContain('metalplane: attempt 1 of 2 failed (the reason is printed above)');
     expect(output).toContain('metalplane: attempt 2 of 2 failed (the reason is printed above)');
     expect(output).toContain('metalplane: giving up after 2 attempts; rebooting in 1 seconds');
-    expect(asked).toEqual([{ mac: '52:54:00:12:34:56', arch: 'bios', client: 'ipxe', uuid: '4c4c4544-0042-3510-8052-b7c04f4e3732', serial: 'AB 123' }]);
+    expect(asked).toEqual([{ mac: '52:54:00:12:34:56', arch: 'bios', client: 'ipxe', remoteAddress: '127.0.0.1', uuid: '4c4c4544-0042-3510-8052-b7c04f4e3732', serial: 'AB 123' }]);
     expect(events.filter((e) => e.step === 'http.file').map((e) => e.status)).toEqual([404, 404]);
   }, 90_000);
 });

@@ -103,7 +103,7 @@ describe('over loopback with curl', () => {
     const res = await curlFull([`${origin}/boot/ipxe?mac=52:54:00:AA:BB:CC&uuid=&serial=&arch=i386&platform=pcbios`]);
     expect(res.status).toBe(200);
     expect(res.body.toString()).toContain('kernel http://127.0.0.1:1/boot/registration/vmlinuz || goto mp_failed\n');
-    expect(asked).toEqual([{ mac: '52:54:00:aa:bb:cc', arch: 'bios', client: 'ipxe' }]);
+    expect(asked).toEqual([{ mac: '52:54:00:aa:bb:cc', arch: 'bios', client: 'ipxe', remoteAddress: '127.0.0.1' }]);
   });
 
   it.each([

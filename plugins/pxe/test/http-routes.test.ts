@@ -66,7 +66,7 @@ describe('GET /boot/ipxe', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(res.headers['cache-control']).toBe('no-store');
-    expect(asked).toEqual([{ mac: '52:54:00:ab:cd:ef', arch: 'uefi-x64', client: 'ipxe' }]);
+    expect(asked).toEqual([{ mac: '52:54:00:ab:cd:ef', arch: 'uefi-x64', client: 'ipxe', remoteAddress: '127.0.0.1' }]);
     expect(res.body.startsWith('#!ipxe\n')).toBe(true);
     expect(res.body).toContain(`kernel ${baseUrl}/boot/registration/vmlinuz initrd=initrd0 console=ttyS0 || goto mp_failed\n`);
     expect(events).toEqual([
@@ -95,8 +95,8 @@ describe('GET /boot/ipxe', () => {
     await app.inject({ url: '/boot/ipxe?mac=52:54:00:00:00:02&uuid=4C4C4544-0042-3510-8052-B7C04F4E3732&serial=AB%20123' });
     await app.inject({ url: '/boot/ipxe?mac=52:54:00:00:00:02&uuid=00000000-0000-0000-0000-000000000000&serial=To%20Be%20Filled%20By%20O.E.M.' });
     expect(asked).toEqual([
-      { mac: '52:54:00:00:00:02', arch: 'unknown', client: 'ipxe', uuid: '4c4c4544-0042-3510-8052-b7c04f4e3732', serial: 'AB 123' },
-      { mac: '52:54:00:00:00:02', arch: 'unknown', client: 'ipxe' },
+      { mac: '52:54:00:00:00:02', arch: 'unknown', client: 'ipxe', remoteAddress: '127.0.0.1', uuid: '4c4c4544-0042-3510-8052-b7c04f4e3732', serial: 'AB 123' },
+      { mac: '52:54:00:00:00:02', arch: 'unknown', client: 'ipxe', remoteAddress: '127.0.0.1' },
     ]);
   });
 
@@ -190,7 +190,7 @@ describe('GET /boot/nixos/machines/<service tag>.ipxe', () => {
   it('finds the machine by service tag and serves its script', async () => {
     const res = await app.inject({ url: '/boot/nixos/machines/ABC1234.ipxe?arch=x86_64&platform=efi' });
     expect(res.statusCode).toBe(200);
-    expect(asked).toEqual([{ mac: '52:54:00:00:00:01', arch: 'uefi-x64', client: 'ipxe' }]);
+    expect(asked).toEqual([{ mac: '52:54:00:00:00:01', arch: 'uefi-x64', client: 'ipxe', remoteAddress: '127.0.0.1' }]);
     expect(res.body.startsWith('#!ipxe\n')).toBe(true);
     expect(events).toEqual([expect.objectContaining({ path: '/boot/nixos/machines/ABC1234.ipxe', machineId: 'm-1', status: 200 })]);
   });

@@ -2,19 +2,20 @@
 // pair of network namespaces this script creates (and removes, also on failure or Ctrl-C).
 //
 //   npm run bench:pxe                                  (from the repository root, as root)
-//   npm run bench:pxe -- --dhcp-rate 3000 --dhcp-seconds 10 --tftp-runs 5 --http-seconds 10
+//   npm run bench:pxe -- --proxy-rate 5000 --dhcp-rate 3000 --dhcp-seconds 10 --tftp-runs 5 --http-seconds 10
 //
 // Rows (ours / peer):
 //   DHCP proxy  perfdhcp DO with PXE client options: our DhcpService (proxy) / dnsmasq proxy
 //   DHCP full   perfdhcp DORA: our DhcpService (full, leases in memory) / dnsmasq --leasefile-ro
 //   TFTP        32 MiB file, tftp-hpa and atftp (blksize 1468, windowsize 16): TftpService / in.tftpd
+//               (tftpd-hpa, which has no windowsize), and atftp also / atftpd (which has it)
 //   iPXE        wrk on GET /boot/ipxe: the whole host with the PXE plugin / nginx serving the
 //               same script as a static file (a ceiling, not an equivalent)
 // perfdhcp acts as a relay (giaddr = its address), so every DHCP server answers giaddr:67.
 // Servers run in the server namespace (10.99.0.1/16), clients in the client one (10.99.0.2/16).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,7 @@ import { createNetnsPair } from './netns.mjs';
 
 const { values } = parseArgs({
   options: {
+    'proxy-rate': { type: 'string', default: '5000' },
     'dhcp-rate': { type: 'string', default: '2000' },
     'dhcp-seconds': { type: 'string', default: '8' },
     'dhcp-clients': { type: 'string', default: '10000' },
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     'http-connections': { type: 'string', default: '32' },
   },
 });
+const PROXY_RATE = positive('proxy-rate');
 const DHCP_RATE = positive('dhcp-rate');
 const DHCP_SECONDS = positive('dhcp-seconds');
 const DHCP_CLIENTS = positive('dhcp-clients');
@@ -56,9 +59,11 @@ const SYSTEM_PACKAGES = [
   { apt: 'curl', present: () => onPath('curl') },
   { apt: 'kea-admin', present: () => onPath('perfdhcp') }, // perfdhcp
   { apt: 'dnsmasq-base', present: () => onPath('dnsmasq') }, // not `dnsmasq`, which installs a service
-  { apt: 'tftpd-hpa', present: () => onPath('in.tftpd') },
   { apt: 'tftp-hpa', present: () => onPath('tftp') },
   { apt: 'atftp', present: () => onPath('atftp') },
+  // The two TFTP servers are extracted from their .debs instead (see serverBinary): the packages
+  // conflict with each other and both install a service. Their one library beyond libc:
+  { apt: 'libwrap0', present: () => dpkgInstalled('libwrap0') },
   { apt: 'wrk', present: () => onPath('wrk') },
   { apt: 'nginx-light', present: () => onPath('nginx') },
 ];
@@ -77,6 +82,8 @@ ensureSystemPackages();
 const work = mkdtempSync(join(tmpdir(), 'mp-bench-pxe-'));
 chmodSync(work, 0o755); // in.tftpd reads the file as its own user
 const pair = createNetnsPair({ serverCidr: `${SERVER}/16`, clientCidr: `${CLIENT}/16` });
+const IN_TFTPD = serverBinary('tftpd-hpa', 'usr/sbin/in.tftpd');
+const ATFTPD = serverBinary('atftpd', 'usr/sbin/atftpd');
 const rows = [];
 const notes = [];
 try {
@@ -91,7 +98,7 @@ try {
 
 const cpu = `${(await import('node:os')).cpus().length} vCPU`;
 console.log(`\nPXE: ours / peer, one run, ${cpu}, node ${process.version}`);
-console.log(`command: npm run bench:pxe -- --dhcp-rate ${DHCP_RATE} --dhcp-seconds ${DHCP_SECONDS} --dhcp-clients ${DHCP_CLIENTS} --tftp-runs ${TFTP_RUNS} --http-seconds ${HTTP_SECONDS} --http-connections ${HTTP_CONNECTIONS}\n`);
+console.log(`command: npm run bench:pxe -- --proxy-rate ${PROXY_RATE} --dhcp-rate ${DHCP_RATE} --dhcp-seconds ${DHCP_SECONDS} --dhcp-clients ${DHCP_CLIENTS} --tftp-runs ${TFTP_RUNS} --http-seconds ${HTTP_SECONDS} --http-connections ${HTTP_CONNECTIONS}\n`);
 printTable(
   ['what', 'ours', 'peer', 'ratio', 'unit', 'command'],
   rows.map((r) => [r.what, fmt(r.ours), fmt(r.peer), (r.ours / r.peer).toFixed(2), r.unit, r.command]),
@@ -107,7 +114,8 @@ for (const note of notes) console.log(`note: ${note}`);
 // ---------------------------------------------------------------------------------------- DHCP
 
 async function dhcpRow(mode) {
-  const perfdhcp = ['-4', ...(mode === 'proxy' ? ['-i'] : []), '-l', CLIENT, '-r', String(DHCP_RATE), '-R', String(DHCP_CLIENTS), '-p', String(DHCP_SECONDS), ...(mode === 'proxy' ? PXE_OPTIONS : []), SERVER];
+  const rate = mode === 'proxy' ? PROXY_RATE : DHCP_RATE;
+  const perfdhcp = ['-4', ...(mode === 'proxy' ? ['-i'] : []), '-l', CLIENT, '-r', String(rate), '-R', String(DHCP_CLIENTS), '-p', String(DHCP_SECONDS), ...(mode === 'proxy' ? PXE_OPTIONS : []), SERVER];
   const subnet = { cidr: `${NET}/16`, serverAddress: SERVER, leaseSeconds: 3600, ...(mode === 'full' ? { range: RANGE } : {}) };
   const config = { mode, port: 67, proxyPort: 4011, declineSeconds: 600, ipxeNoProxyWait: true, httpBaseUrl: `http://${SERVER}:8080`, subnets: [subnet] };
 
@@ -138,7 +146,7 @@ async function dhcpRow(mode) {
     oursDetail: `DhcpService alone: ${detail(oursResult)}; server counters ${JSON.stringify(counters ?? {})}`,
     peerDetail: `dnsmasq ${mode}: ${detail(peerResult)}`,
   };
-  console.log(`bench: DHCP ${mode}: ours ${fmt(row.ours)}/s, dnsmasq ${fmt(row.peer)}/s (offered ${DHCP_RATE}/s)`);
+  console.log(`bench: DHCP ${mode}: ours ${fmt(row.ours)}/s, dnsmasq ${fmt(row.peer)}/s (offered ${rate}/s)`);
   return row;
 }
 
@@ -165,6 +173,13 @@ async function tftpRows() {
   mkdirSync(root, { mode: 0o755 });
   mkdirSync(out);
   writeFileSync(join(root, 'big.bin'), randomBytes(TFTP_MIB * 1024 * 1024), { mode: 0o644 });
+  writeFileSync(join(root, 'small.bin'), randomBytes(64 * 1024), { mode: 0o644 });
+  // What the server agreed to, from atftp's trace of a small transfer: "received OACK <…>".
+  const oack = () => {
+    const trace = pair.exec(pair.client, 'sh', ['-c', 'atftp "$@" 2>&1', 'atftp', '--trace', '--get', '-r', 'small.bin', '-l', '/dev/null', '--option', 'blksize 1468', '--option', 'windowsize 16', SERVER, '69']);
+    const options = /received OACK <([^>]*)>/.exec(trace.stdout)?.[1];
+    return options === undefined ? 'no OACK' : `<${options.split(',').map((o) => o.trim()).filter(Boolean).join(', ')}>`;
+  };
   const clients = [
     {
       what: 'TFTP tftp-hpa (512 B, lockstep)',
@@ -193,26 +208,39 @@ async function tftpRows() {
     return speeds;
   };
 
-  const results = clients.map((c) => ({ ...c, ours: [], peer: [] }));
   const ours = await startServer(NODE, [SERVICE, 'tftp', JSON.stringify({ port: 69, address: SERVER, root, blksizeMax: 1468, windowsizeMax: 64 })], { ready: /"ready":true/ });
-  for (const r of results) r.ours = measure(r, 'TftpService');
+  const oursSpeeds = clients.map((c) => measure(c, 'TftpService'));
+  const oursOack = oack();
   const counters = await ours.stop();
-  const peer = await startServer('in.tftpd', ['-L', '-s', root, '-a', `${SERVER}:69`], { udpPort: 69 });
-  for (const r of results) r.peer = measure(r, 'in.tftpd');
-  await peer.stop();
-  notes.push('tftpd-hpa 5.2 does not implement RFC 7440 windowsize: it drops that option from its OACK, so atftp runs lockstep (blksize 1468) against it and windowed (16) against ours — the atftp ratio includes that protocol difference.');
+  // tftpd-hpa 5.2 has no RFC 7440 windowsize: it leaves it out of its OACK, so atftp runs
+  // lockstep against it. atftpd (0.8) does windowsize, so it is the windowed peer for atftp.
+  const hpa = await startServer(IN_TFTPD, ['-L', '-u', 'nobody', '-s', root, '-a', `${SERVER}:69`], { udpPort: 69 });
+  const hpaSpeeds = clients.map((c) => measure(c, 'in.tftpd'));
+  const hpaOack = oack();
+  await hpa.stop();
+  const atftpd = await startServer(ATFTPD, ['--daemon', '--no-fork', '--logfile', '/dev/null', '--port', '69', '--bind-address', SERVER, root], { udpPort: 69 });
+  const atftpdSpeeds = measure(clients[1], 'atftpd');
+  const atftpdOack = oack();
+  await atftpd.stop();
 
-  return results.map((r) => {
+  const oursDetail = (speeds, atftp) =>
+    `TftpService alone: ${speeds.map((s) => s.toFixed(1)).join(', ')} MiB/s${atftp ? ` (atftp got OACK ${oursOack})` : ''}; counters over all TFTP runs ${JSON.stringify(pick(counters ?? {}, ['requests', 'served', 'timeouts', 'clientErrors', 'busy']))}`;
+  const rows = [
+    { ...clients[0], ours: oursSpeeds[0], peer: hpaSpeeds[0], peerName: 'in.tftpd (tftpd-hpa)' },
+    { ...clients[1], what: `${clients[1].what} vs tftpd-hpa (lockstep)`, ours: oursSpeeds[1], peer: hpaSpeeds[1], peerName: `in.tftpd (tftpd-hpa; atftp got OACK ${hpaOack})` },
+    { ...clients[1], what: `${clients[1].what} vs atftpd (windowed)`, ours: oursSpeeds[1], peer: atftpdSpeeds, peerName: `atftpd (atftp got OACK ${atftpdOack})` },
+  ];
+  return rows.map((r) => {
     const row = {
       what: r.what,
       ours: median(r.ours),
       peer: median(r.peer),
       unit: `MiB/s (median of ${TFTP_RUNS}, ${TFTP_MIB} MiB)`,
       command: r.command,
-      oursDetail: `TftpService alone: ${r.ours.map((s) => s.toFixed(1)).join(', ')} MiB/s; counters ${JSON.stringify(pick(counters ?? {}, ['requests', 'served', 'timeouts', 'clientErrors', 'busy']))}`,
-      peerDetail: `in.tftpd -L -s <dir>: ${r.peer.map((s) => s.toFixed(1)).join(', ')} MiB/s`,
+      oursDetail: oursDetail(r.ours, r !== rows[0]),
+      peerDetail: `${r.peerName}: ${r.peer.map((s) => s.toFixed(1)).join(', ')} MiB/s`,
     };
-    console.log(`bench: ${r.what}: ours ${fmt(row.ours)} MiB/s, in.tftpd ${fmt(row.peer)} MiB/s`);
+    console.log(`bench: ${r.what}: ours ${fmt(row.ours)} MiB/s, ${r.peerName} ${fmt(row.peer)} MiB/s`);
     return row;
   });
 }
@@ -351,7 +379,7 @@ function ensureSystemPackages() {
   const packages = missing();
   if (packages.length === 0) return;
   console.log(`bench: installing system packages: ${packages.join(' ')}`);
-  // tftpd-hpa and nginx-light would start their daemons from postinst; policy-rc.d (exit 101)
+  // nginx-light (through nginx-common) would start its daemon from postinst; policy-rc.d (exit 101)
   // is Debian's way to say "do not start services" and is removed again if we wrote it.
   const policy = '/usr/sbin/policy-rc.d';
   const ownPolicy = !existsSync(policy);
@@ -367,6 +395,34 @@ function ensureSystemPackages() {
   }
   const still = missing();
   if (still.length > 0) throw new Error(`still missing after apt-get install: ${still.join(' ')}`);
+}
+
+/**
+ * A server binary taken out of its Debian package without installing it (`apt-get download`,
+ * `dpkg-deb -x`), kept in a cache directory: installing tftpd-hpa or atftpd would start a
+ * service, and each package conflicts with the other.
+ */
+function serverBinary(pkg, path) {
+  const cache = join(tmpdir(), 'mp-bench-pxe-debs');
+  const binary = join(cache, pkg, path);
+  if (existsSync(binary)) return binary;
+  mkdirSync(cache, { recursive: true });
+  console.log(`bench: extracting ${path} from the ${pkg} package (not installed)`);
+  const download = () => spawnSync('apt-get', ['download', pkg], { cwd: cache, stdio: 'inherit', timeout: 300_000 }).status === 0;
+  if (!download()) {
+    spawnSync('apt-get', ['update'], { stdio: 'inherit', timeout: 300_000 });
+    if (!download()) throw new Error(`apt-get download ${pkg} failed`);
+  }
+  const deb = readdirSync(cache).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
+  if (!deb) throw new Error(`apt-get download ${pkg}: no .deb in ${cache}`);
+  const extract = spawnSync('dpkg-deb', ['-x', join(cache, deb), join(cache, pkg)], { stdio: 'inherit', timeout: 60_000 });
+  if (extract.status !== 0 || !existsSync(binary)) throw new Error(`dpkg-deb -x ${deb} did not give ${path}`);
+  return binary;
+}
+
+function dpkgInstalled(pkg) {
+  const result = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
+  return result.status === 0 && result.stdout.includes('install ok installed');
 }
 
 function onPath(command) {

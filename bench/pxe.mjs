@@ -24,8 +24,8 @@ import { createNetnsPair } from './netns.mjs';
 
 const { values } = parseArgs({
   options: {
-    'proxy-rate': { type: 'string', default: '5000' },
-    'dhcp-rate': { type: 'string', default: '2000' },
+    'proxy-rate': { type: 'string', default: '10000' },
+    'dhcp-rate': { type: 'string', default: '3000' },
     'dhcp-seconds': { type: 'string', default: '8' },
     'dhcp-clients': { type: 'string', default: '10000' },
     'tftp-runs': { type: 'string', default: '3' },
@@ -136,7 +136,7 @@ async function dhcpRow(mode) {
   await peer.stop();
   if (!peerResult.rate) throw new Error(`perfdhcp against dnsmasq (${mode}) measured nothing:\n${peerResult.output}`);
 
-  const detail = (r) => `${r.stats.map((s) => `${s.name} drops ${s.drops}/${s.sent} (${pct(s.drops, s.sent)}), avg ${s.avg} ms, max ${s.max} ms`).join('; ')}`;
+  const detail = (r) => `${r.stats.map((s) => `${s.name} drops ${s.drops}/${s.sent} (${pct(s.drops, s.sent)}), avg ${s.avg} ms, max ${s.max} ms`).join('; ')}; kernel UDP RcvbufErrors ${r.rcvbufErrors}`;
   const row = {
     what: mode === 'proxy' ? 'DHCP proxy (DO, PXE client)' : 'DHCP full (DORA)',
     ours: oursResult.rate,
@@ -152,6 +152,7 @@ async function dhcpRow(mode) {
 
 /** Runs perfdhcp in the client namespace and parses its final report. */
 function perf(args) {
+  const before = udpRcvbufErrors();
   const result = pair.exec(pair.client, 'perfdhcp', args, { timeoutMs: (DHCP_SECONDS + 20) * 1000 });
   const output = result.stdout + result.stderr;
   const rate = Number(/^Rate: ([\d.]+)/m.exec(output)?.[1] ?? NaN);
@@ -162,7 +163,15 @@ function perf(args) {
     if (!sent) continue;
     stats.push({ name: section.slice(0, section.indexOf('***')), sent, drops: Number(field('drops')), avg: num(field('avg delay')), max: num(field('max delay')) });
   }
-  return { rate: Number.isFinite(rate) && rate > 0 ? rate : 0, stats, output };
+  return { rate: Number.isFinite(rate) && rate > 0 ? rate : 0, stats, output, rcvbufErrors: udpRcvbufErrors() - before };
+}
+
+/** The server namespace's UDP RcvbufErrors (/proc/net/snmp): datagrams the kernel dropped because a socket's receive buffer was full. */
+function udpRcvbufErrors() {
+  const lines = pair.exec(pair.server, 'cat', ['/proc/net/snmp'], { timeoutMs: 5000 }).stdout.split('\n').filter((l) => l.startsWith('Udp:'));
+  const [names, counts] = lines.map((l) => l.trim().split(/\s+/));
+  const index = names?.indexOf('RcvbufErrors') ?? -1;
+  return index > 0 ? Number(counts[index]) : NaN;
 }
 
 // ---------------------------------------------------------------------------------------- TFTP

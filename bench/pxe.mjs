@@ -187,7 +187,7 @@ async function tftpRows() {
   const oack = () => {
     const trace = pair.exec(pair.client, 'sh', ['-c', 'atftp "$@" 2>&1', 'atftp', '--trace', '--get', '-r', 'small.bin', '-l', '/dev/null', '--option', 'blksize 1468', '--option', 'windowsize 16', SERVER, '69']);
     const options = /received OACK <([^>]*)>/.exec(trace.stdout)?.[1];
-    return options === undefined ? 'no OACK' : `<${options.split(',').map((o) => o.trim()).filter(Boolean).join(', ')}>`;
+    return options === undefined ? 'no OACK' : `<${options.split(',').map((o) => o.trim()).filter((o) => /\w/.test(o)).join(', ')}>`;
   };
   const clients = [
     {

@@ -81,6 +81,8 @@ ensureSystemPackages();
 
 const work = mkdtempSync(join(tmpdir(), 'mp-bench-pxe-'));
 chmodSync(work, 0o755); // in.tftpd reads the file as its own user
+// Also on Ctrl-C (netns.mjs exits on SIGINT/SIGTERM after removing the namespaces).
+process.once('exit', () => rmSync(work, { recursive: true, force: true }));
 const pair = createNetnsPair({ serverCidr: `${SERVER}/16`, clientCidr: `${CLIENT}/16` });
 const IN_TFTPD = serverBinary('tftpd-hpa', 'usr/sbin/in.tftpd');
 const ATFTPD = serverBinary('atftpd', 'usr/sbin/atftpd');

@@ -277,6 +277,9 @@ async function ipxeRow() {
   const script = curl(pair.server, [`${base}${IPXE_PATH}`]);
   if (!script.startsWith('#!ipxe')) throw new Error(`GET ${IPXE_PATH} is not an iPXE script:\n${script}`);
   const ours = runWrk(wrkArgs(`${base}${IPXE_PATH}`));
+  const scriptAfter = curl(pair.server, [`${base}${IPXE_PATH}`]);
+  // What the script says it does (its `echo metalplane: …` line), before and after the load.
+  const says = (text) => /echo\s+(metalplane:[^\n]*)/.exec(text)?.[1]?.slice(0, 100) ?? text.split('\n')[1]?.slice(0, 100);
   const machines = JSON.parse(curl(pair.server, [`${base}/api/v1/machines?mac=${MAC}`])).items;
   const timeline = machines[0] ? JSON.parse(curl(pair.server, [`${base}/api/v1/machines/${machines[0].id}/boot-timeline?limit=5`])).items.length : 0;
   const hostLog = host.output();
@@ -305,7 +308,7 @@ async function ipxeRow() {
     peer: peer.rps,
     unit: 'requests/s',
     command: `wrk ${wrkArgs(`http://${SERVER}:<port>${IPXE_PATH}`).join(' ')}`,
-    oursDetail: `whole host + PXE plugin, SQLite, 1 enrolled machine (each request plans and writes a boot step): p50 ${ours.p50}, p99 ${ours.p99}, ${ours.requests} requests, non-2xx ${ours.non2xx}, errors ${ours.errors}; timeline has entries: ${timeline > 0}`,
+    oursDetail: `whole host + PXE plugin, SQLite, 1 enrolled machine (each request plans and writes a boot step): p50 ${ours.p50}, p99 ${ours.p99}, ${ours.requests} requests, non-2xx ${ours.non2xx}, errors ${ours.errors}; timeline has entries: ${timeline > 0}; first script "${says(script)}", after the run "${says(scriptAfter)}"`,
     peerDetail: `nginx static file ceiling (1 worker, same bytes): p50 ${peer.p50}, p99 ${peer.p99}, ${peer.requests} requests, non-2xx ${peer.non2xx}, errors ${peer.errors}`,
   };
   console.log(`bench: iPXE script: host ${fmt(row.ours)} req/s (p99 ${ours.p99}), nginx static ${fmt(row.peer)} req/s (p99 ${peer.p99})`);

@@ -92,7 +92,7 @@ try {
   rows.push(await dhcpRow('proxy'));
   rows.push(await dhcpRow('full'));
   rows.push(...(await tftpRows()));
-  rows.push(await ipxeRow());
+  rows.push(...(await ipxeRows()));
 } finally {
   pair.dispose();
   rmSync(work, { recursive: true, force: true });
@@ -258,7 +258,7 @@ async function tftpRows() {
 
 // ---------------------------------------------------------------------------------------- iPXE
 
-async function ipxeRow() {
+async function ipxeRows() {
   const dir = join(work, 'host');
   mkdirSync(dir);
   const base = `http://${SERVER}:8080`;
@@ -269,7 +269,15 @@ async function ipxeRow() {
     plugins: [{ module: PLUGIN, config: { httpBaseUrl: base, dhcp: { mode: 'off' }, tftp: { enabled: false } } }],
   };
   writeFileSync(join(dir, 'metalplane.yaml'), JSON.stringify(config, null, 2)); // JSON is YAML
-  const wrkArgs = (url) => ['-t2', `-c${HTTP_CONNECTIONS}`, `-d${HTTP_SECONDS}s`, '--latency', url];
+  const wrkArgs = (url, lua) => ['-t2', `-c${HTTP_CONNECTIONS}`, `-d${HTTP_SECONDS}s`, '--latency', ...(lua ? ['-s', lua] : []), url];
+  // A new MAC for every request (02:<thread>:<counter>:01), so each one is an unknown machine.
+  const lua = join(dir, 'new-mac.lua');
+  writeFileSync(
+    lua,
+    `local threads = 0\nfunction setup(thread)\n  thread:set("id", threads)\n  threads = threads + 1\nend\nlocal n = 0\n` +
+      `function request()\n  n = n + 1\n  local path = string.format("/boot/ipxe?mac=02:%02x:%02x:%02x:%02x:01&arch=x86_64&platform=efi", id, math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)\n` +
+      `  return wrk.format("GET", path)\nend\n`,
+  );
 
   const host = await startServer(NODE, [CLI, 'serve', '-c', join(dir, 'metalplane.yaml')], { ready: /API: +http/, cwd: dir });
   // One enrolled machine (the seed payload form of POST /enroll); every request is for it.
@@ -278,6 +286,10 @@ async function ipxeRow() {
   if (!script.startsWith('#!ipxe')) throw new Error(`GET ${IPXE_PATH} is not an iPXE script:\n${script}`);
   const ours = runWrk(wrkArgs(`${base}${IPXE_PATH}`));
   const scriptAfter = curl(pair.server, [`${base}${IPXE_PATH}`]);
+  const unknownScript = curl(pair.server, [`${base}/boot/ipxe?mac=02:ff:00:00:00:01&arch=x86_64&platform=efi`]);
+  const oursNew = runWrk(wrkArgs(`${base}${IPXE_PATH}`, lua));
+  const listed = JSON.parse(curl(pair.server, [`${base}/api/v1/machines?phase=discovered&limit=100`])).items;
+  const discovered = `${listed.length}${listed.length === 100 ? '+' : ''} (e.g. ${listed[0]?.identity?.find((k) => k.kind === 'mac')?.value})`;
   // What the script says it does (its `echo metalplane: …` line), before and after the load.
   const says = (text) => /echo\s+(metalplane:[^\n]*)/.exec(text)?.[1]?.slice(0, 100) ?? text.split('\n')[1]?.slice(0, 100);
   const machines = JSON.parse(curl(pair.server, [`${base}/api/v1/machines?mac=${MAC}`])).items;
@@ -298,9 +310,10 @@ async function ipxeRow() {
   );
   const nginx = await startServer('nginx', ['-p', dir, '-e', join(dir, 'nginx-error.log'), '-c', conf], { tcpPort: 8081 });
   const peer = runWrk(wrkArgs(`http://${SERVER}:8081${IPXE_PATH}`));
+  const peerNew = runWrk(wrkArgs(`http://${SERVER}:8081${IPXE_PATH}`, lua));
   await nginx.stop();
 
-  if (ours.non2xx) notes.push(`the host answered ${ours.non2xx} non-2xx responses under wrk`);
+  for (const r of [ours, oursNew]) if (r.non2xx) notes.push(`the host answered ${r.non2xx} non-2xx responses under wrk`);
   if (/"level":(50|60)|error/i.test(hostLog)) notes.push(`host log during the iPXE run:\n${hostLog.slice(0, 2000)}`);
   const row = {
     what: 'iPXE script (GET /boot/ipxe)',
@@ -311,8 +324,18 @@ async function ipxeRow() {
     oursDetail: `whole host + PXE plugin, SQLite, 1 enrolled machine (each request plans and writes a boot step): p50 ${ours.p50}, p99 ${ours.p99}, ${ours.requests} requests, non-2xx ${ours.non2xx}, errors ${ours.errors}; timeline has entries: ${timeline > 0}; first script "${says(script)}", after the run "${says(scriptAfter)}"`,
     peerDetail: `nginx static file ceiling (1 worker, same bytes): p50 ${peer.p50}, p99 ${peer.p99}, ${peer.requests} requests, non-2xx ${peer.non2xx}, errors ${peer.errors}`,
   };
+  const rowNew = {
+    what: 'iPXE script, a new MAC per request',
+    ours: oursNew.rps,
+    peer: peerNew.rps,
+    unit: 'requests/s',
+    command: `wrk ${wrkArgs(`http://${SERVER}:<port>/boot/ipxe`, 'new-mac.lua').join(' ')}`,
+    oursDetail: `same host; every request is an unknown MAC, recorded as a discovered machine: p50 ${oursNew.p50}, p99 ${oursNew.p99}, ${oursNew.requests} requests, non-2xx ${oursNew.non2xx}, errors ${oursNew.errors}; discovered machines afterwards: ${discovered}; script "${says(unknownScript)}"`,
+    peerDetail: `nginx static file ceiling, same Lua script (query ignored): p50 ${peerNew.p50}, p99 ${peerNew.p99}, ${peerNew.requests} requests, non-2xx ${peerNew.non2xx}, errors ${peerNew.errors}`,
+  };
   console.log(`bench: iPXE script: host ${fmt(row.ours)} req/s (p99 ${ours.p99}), nginx static ${fmt(row.peer)} req/s (p99 ${peer.p99})`);
-  return row;
+  console.log(`bench: iPXE script, new MACs: host ${fmt(rowNew.ours)} req/s (p99 ${oursNew.p99}), nginx static ${fmt(rowNew.peer)} req/s (p99 ${peerNew.p99})`);
+  return [row, rowNew];
 }
 
 function runWrk(args) {

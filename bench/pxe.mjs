@@ -9,8 +9,9 @@
 //   DHCP full   perfdhcp DORA: our DhcpService (full, leases in memory) / dnsmasq --leasefile-ro
 //   TFTP        32 MiB file, tftp-hpa and atftp (blksize 1468, windowsize 16): TftpService / in.tftpd
 //               (tftpd-hpa, which has no windowsize), and atftp also / atftpd (which has it)
-//   iPXE        wrk on GET /boot/ipxe: the whole host with the PXE plugin / nginx serving the
-//               same script as a static file (a ceiling, not an equivalent)
+//   iPXE        wrk on GET /boot/ipxe, for one enrolled machine and with a new MAC per request:
+//               the whole host with the PXE plugin / nginx serving the same script as a static
+//               file (a ceiling, not an equivalent)
 // perfdhcp acts as a relay (giaddr = its address), so every DHCP server answers giaddr:67.
 // Servers run in the server namespace (10.99.0.1/16), clients in the client one (10.99.0.2/16).
 import { spawnSync } from 'node:child_process';

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { bootExtensionPoint, coreServices, definePlugin, type BootServiceStatus } from '@metalplane/core';
+import { bootExtensionPoint, ConfigurationError, coreServices, definePlugin, type BootServiceStatus } from '@metalplane/core';
 import { BootHooks } from './boot-hooks.js';
 import { PxeConfigSchema } from './config.js';
+import { dynamicRangeOverlaps } from './range-overlap.js';
 import { DEFAULT_IPXE_FILES, DhcpService } from './dhcp/index.js';
 import { bootRoutes } from './http/index.js';
 import { rpiResolver } from './rpi/index.js';
@@ -94,6 +95,10 @@ export default definePlugin({
             { ipxeDirectory: config.ipxeDirectory, missing },
             `iPXE binaries missing from ${config.ipxeDirectory}: ${missing.join(', ')}; machines whose firmware needs them cannot netboot (install Debian's ipxe package, or build them)`,
           );
+        }
+        if (config.dhcp.mode === 'full') {
+          const overlaps = dynamicRangeOverlaps(config.dhcp.subnets, await deps.store.ipPools.list());
+          if (overlaps.length > 0) throw new ConfigurationError(overlaps);
         }
         await dhcp.start();
         await tftp?.start();

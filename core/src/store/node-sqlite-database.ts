@@ -19,10 +19,12 @@ function bind(parameters: ReadonlyArray<unknown>): SqliteValue[] {
 
 class NodeSqliteStatement implements SqliteStatement {
   readonly #statement: StatementSync;
+  readonly #fresh: () => StatementSync;
   readonly reader: boolean;
 
-  constructor(statement: StatementSync) {
+  constructor(statement: StatementSync, fresh: () => StatementSync) {
     this.#statement = statement;
+    this.#fresh = fresh;
     // kysely asks whether a statement returns rows to choose between all() and run().
     this.reader = statement.columns().length > 0;
   }
@@ -36,7 +38,8 @@ class NodeSqliteStatement implements SqliteStatement {
   }
 
   iterate(parameters: ReadonlyArray<unknown>): IterableIterator<unknown> {
-    return this.#statement.iterate(...bind(parameters));
+    // A cached statement is shared: two iterations of the same SQL at once must not reset each other.
+    return this.#fresh().iterate(...bind(parameters));
   }
 }
 
@@ -86,8 +89,28 @@ export function openNodeSqliteDatabase(path: string, options: NodeSqliteOptions)
   if (path !== ':memory:') enableWal(database, options.busyTimeoutMs);
   database.exec('PRAGMA foreign_keys = ON');
   database.exec('PRAGMA synchronous = NORMAL');
+  // kysely prepares every query anew; compiling the same few hundred SQL texts again each time
+  // is most of a small query's cost. Bounded, least recently used first out.
+  const statements = new Map<string, NodeSqliteStatement>();
   return {
-    close: () => database.close(),
-    prepare: (sql: string) => new NodeSqliteStatement(database.prepare(BEGIN.test(sql) ? 'begin immediate' : sql)),
+    close: () => {
+      statements.clear();
+      database.close();
+    },
+    prepare: (sql: string) => {
+      const text = BEGIN.test(sql) ? 'begin immediate' : sql;
+      let statement = statements.get(text);
+      if (statement) {
+        statements.delete(text);
+      } else {
+        statement = new NodeSqliteStatement(database.prepare(text), () => database.prepare(text));
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
+      }
+      statements.set(text, statement);
+      return statement;
+    },
   };
 }
+
+/** Distinct SQL texts kept prepared per connection. */
+const STATEMENT_CACHE_SIZE = 500;

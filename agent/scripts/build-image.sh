@@ -40,7 +40,12 @@ die() {
 for tool in apt-get apt-cache dpkg-deb cpio gzip sha256sum find sort; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (on Debian: apt-get install -y --no-install-recommends cpio)"
 done
-cpio --help 2>/dev/null | grep -q -- --reproducible || die "cpio has no --reproducible (GNU cpio 2.12 or later is needed)"
+# Not `cpio --help | grep -q`: grep leaves at the first match, cpio dies of SIGPIPE, and
+# pipefail turns that into "no --reproducible" now and then.
+case "$(cpio --help 2>/dev/null || true)" in
+*--reproducible*) ;;
+*) die "cpio has no --reproducible (GNU cpio 2.12 or later is needed)" ;;
+esac
 [ -r "$AGENT_SCRIPT" ] || die "the agent $AGENT_SCRIPT does not exist"
 sh -n "$AGENT_SCRIPT" || die "the agent $AGENT_SCRIPT has a syntax error"
 for f in init udhcpc.script modules.txt; do

@@ -12,13 +12,13 @@ export class PoolExhaustedError extends MetalplaneError {
   }
 }
 
-interface Span {
+export interface Span {
   readonly first: bigint;
   readonly last: bigint;
 }
 
 /** The addresses a pool may hand out: its usable range, narrowed by `range`, minus reserved and gateway. */
-function candidateSpan(prefix: Prefix, spec: IpPoolSpec): { span: Span; excluded: Span[] } {
+export function candidateSpan(prefix: Prefix, spec: IpPoolSpec): { span: Span; excluded: Span[] } {
   const usable = usableRange(prefix);
   let span: Span = usable;
   if (spec.range) {

@@ -1,4 +1,4 @@
-import type { BootPlan, BootPlanner, BootRecorder, BootStep, DirectBootPlan, Logger, Store } from '@metalplane/core';
+import { machineMacs, type BootPlan, type BootPlanner, type BootRecorder, type BootStep, type DirectBootPlan, type Logger, type Store } from '@metalplane/core';
 import type { DhcpObservation, DhcpReservation } from './dhcp/index.js';
 import type { BootHttpEvent, BootPlanRequest } from './http/index.js';
 import type { RpiBootFiles } from './rpi/index.js';
@@ -169,7 +169,7 @@ export class BootHooks {
   async rpiBoot(serial: string): Promise<RpiBootFiles | null> {
     const { store, planner } = this.#deps;
     const [machine] = await store.machines.findByIdentity([{ kind: 'rpi-serial', value: serial }]);
-    const mac = machine?.identity.find((k) => k.kind === 'mac')?.value;
+    const mac = machine ? machineMacs(machine)[0] : undefined;
     if (!machine || !mac) return null;
     const plan = this.#forAgent(asDirect((await planner.planFor({ mac, arch: 'rpi', client: 'rpi-firmware', serial })).plan));
     return plan.kind === 'kernel' || plan.kind === 'registration' ? { cmdlineTxt: `${plan.cmdline}\n` } : null;

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { bootExtensionPoint, ConfigurationError, coreServices, definePlugin, type BootServiceStatus } from '@metalplane/core';
+import { bootExtensionPoint, ConfigurationError, coreServices, definePlugin, machineMacs, type BootServiceStatus } from '@metalplane/core';
 import { BootHooks } from './boot-hooks.js';
 import { PxeConfigSchema } from './config.js';
 import { dynamicRangeOverlaps } from './range-overlap.js';
@@ -67,7 +67,7 @@ export default definePlugin({
         ...(config.artifactDirectory ? { artifactDirectory: config.artifactDirectory } : {}),
         machineByServiceTag: async (tag) => {
           const [machine] = await deps.store.machines.findByIdentity([{ kind: 'serial', value: tag }]);
-          const mac = machine?.identity.find((k) => k.kind === 'mac')?.value;
+          const mac = machine ? machineMacs(machine)[0] : undefined;
           return mac ? { mac } : null;
         },
       });

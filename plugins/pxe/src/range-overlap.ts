@@ -1,11 +1,11 @@
-import { addressToBigInt, familyOf, parseAddressRange, parsePrefix, usableRange, type IpPool } from '@metalplane/core';
+import { addressToBigInt, candidateSpan, parsePrefix, type IpPool } from '@metalplane/core';
 import type { DhcpSubnet } from './config.js';
 
 /**
  * IP pools that could hand out an address of a `full`-mode dynamic range: the DHCP service
  * keeps its own leases and cannot see IP claims, so an overlap would give one address twice.
  * A pool is fine when its `range` stays clear of the dynamic range, or when one of its
- * `reserved` entries covers the whole overlap. Pure; one line per problem.
+ * `reserved` entries (or its gateway) covers the whole overlap. Pure; one line per problem.
  */
 export function dynamicRangeOverlaps(subnets: readonly DhcpSubnet[], pools: readonly IpPool[]): string[] {
   const problems: string[] = [];
@@ -15,16 +15,11 @@ export function dynamicRangeOverlaps(subnets: readonly DhcpSubnet[], pools: read
     for (const pool of pools) {
       const prefix = parsePrefix(pool.spec.cidr);
       if (!prefix || prefix.family !== 4) continue;
-      let span = usableRange(prefix);
-      if (pool.spec.range && familyOf(pool.spec.range.start) === 4 && familyOf(pool.spec.range.end) === 4) {
-        span = { first: max(span.first, addressToBigInt(pool.spec.range.start)), last: min(span.last, addressToBigInt(pool.spec.range.end)) };
-      }
+      // What the built-in IPAM itself would hand out: usable range ∩ `range`, minus reserved and gateway.
+      const { span, excluded } = candidateSpan(prefix, pool.spec);
       const overlap = { first: max(span.first, dynamic.first), last: min(span.last, dynamic.last) };
       if (overlap.first > overlap.last) continue;
-      const covered = (pool.spec.reserved ?? []).some((entry) => {
-        const reserved = parseAddressRange(entry);
-        return reserved !== null && reserved.first <= overlap.first && reserved.last >= overlap.last;
-      });
+      const covered = excluded.some((reserved) => reserved.first <= overlap.first && reserved.last >= overlap.last);
       if (covered) continue;
       problems.push(
         `IP pool ${pool.name} (${pool.spec.cidr}) can hand out addresses of the DHCP dynamic range ${subnet.range.start}-${subnet.range.end}: ` +

@@ -75,28 +75,18 @@ describe.skipIf(unavailable)('DHCP service with real clients in network namespac
     });
 
     it('busybox udhcpc gets a dynamic lease with mask, router, DNS and lease time', () => {
-      const hook = envScript(tmp());
-      const run = pair.exec(pair.client, 'busybox', ['udhcpc', '-i', pair.clientIf, '-n', '-q', '-t', '3', '-T', '1', '-s', hook.path], { timeoutMs: 15_000 });
-      expect(run.status, run.stderr).toBe(0);
-      const bound = hook.read().find((e) => e.__event?.startsWith('bound'));
-      expect(bound, JSON.stringify(hook.read())).toBeDefined();
-      expect(bound!.ip).toMatch(/^10\.99\.0\.(1[0-4]\d|150)$/);
-      expect(bound!.subnet).toBe('255.255.255.0');
-      expect(bound!.router).toBe('10.99.0.1');
-      expect(bound!.dns).toBe('10.99.0.53');
-      expect(bound!.lease).toBe('600');
-      expect(bound!.serverid).toBe('10.99.0.1');
+      const bound = udhcpcLease(pair, tmp());
+      expect(bound.ip).toMatch(/^10\.99\.0\.(1[0-4]\d|150)$/);
+      expect(bound.subnet).toBe('255.255.255.0');
+      expect(bound.router).toBe('10.99.0.1');
+      expect(bound.dns).toBe('10.99.0.53');
+      expect(bound.lease).toBe('600');
+      expect(bound.serverid).toBe('10.99.0.1');
     });
 
     it('ISC dhclient gets the same kind of lease, with T1 < T2 < lease', () => {
-      const dir = tmp();
-      const hook = envScript(dir);
-      const run = pair.exec(pair.client, 'dhclient', ['-1', '-v', '-sf', hook.path, '-lf', join(dir, 'lease'), '-pf', join(dir, 'pid'), pair.clientIf], { timeoutMs: 20_000 });
-      killPidFile(join(dir, 'pid'));
-      expect(run.status, run.stderr).toBe(0);
-      const bound = hook.read().find((e) => e.reason === 'BOUND');
-      expect(bound, JSON.stringify(hook.read())).toBeDefined();
-      expectLease(bound!, { range: /^10\.99\.0\.(1[0-4]\d|150)$/, mask: '255.255.255.0', router: '10.99.0.1', dns: '10.99.0.53', lease: 600 });
+      const bound = dhclientLease(pair, tmp());
+      expectLease(bound, { range: /^10\.99\.0\.(1[0-4]\d|150)$/, mask: '255.255.255.0', router: '10.99.0.1', dns: '10.99.0.53', lease: 600 });
     });
 
     it('dhcpcd gets the lease', () => {
@@ -127,22 +117,13 @@ describe.skipIf(unavailable)('DHCP service with real clients in network namespac
     });
 
     it('busybox udhcpc gets the reserved address with its router, DNS, hostname and lease time', () => {
-      const hook = envScript(tmp());
-      const run = pair.exec(pair.client, 'busybox', ['udhcpc', '-i', pair.clientIf, '-n', '-q', '-t', '3', '-T', '1', '-s', hook.path], { timeoutMs: 15_000 });
-      expect(run.status, run.stderr).toBe(0);
-      const bound = hook.read().find((e) => e.__event?.startsWith('bound'));
-      expect(bound, JSON.stringify(hook.read())).toMatchObject({ ip: '10.99.0.42', subnet: '255.255.255.0', router: '10.99.0.254', dns: '10.99.0.9 10.99.0.10', lease: '900', hostname: 'node-42' });
+      const bound = udhcpcLease(pair, tmp());
+      expect(bound).toMatchObject({ ip: '10.99.0.42', subnet: '255.255.255.0', router: '10.99.0.254', dns: '10.99.0.9 10.99.0.10', lease: '900', hostname: 'node-42' });
     });
 
     it('ISC dhclient gets the reserved address', () => {
-      const dir = tmp();
-      const hook = envScript(dir);
-      const run = pair.exec(pair.client, 'dhclient', ['-1', '-v', '-sf', hook.path, '-lf', join(dir, 'lease'), '-pf', join(dir, 'pid'), pair.clientIf], { timeoutMs: 20_000 });
-      killPidFile(join(dir, 'pid'));
-      expect(run.status, run.stderr).toBe(0);
-      const bound = hook.read().find((e) => e.reason === 'BOUND');
-      expect(bound, JSON.stringify(hook.read())).toBeDefined();
-      expectLease(bound!, want);
+      const bound = dhclientLease(pair, tmp());
+      expectLease(bound, want);
     });
 
     it('dhcpcd gets the reserved address', () => {
@@ -357,6 +338,27 @@ describe.skipIf(unavailable)('DHCP service with real clients in network namespac
     });
   });
 });
+
+/** Runs busybox udhcpc once in the client namespace; the environment of its `bound` event (asserted present). */
+function udhcpcLease(pair: NetnsPair, dir: string): Record<string, string> {
+  const hook = envScript(dir);
+  const run = pair.exec(pair.client, 'busybox', ['udhcpc', '-i', pair.clientIf, '-n', '-q', '-t', '3', '-T', '1', '-s', hook.path], { timeoutMs: 15_000 });
+  expect(run.status, run.stderr).toBe(0);
+  const bound = hook.read().find((e) => e.__event?.startsWith('bound'));
+  expect(bound, JSON.stringify(hook.read())).toBeDefined();
+  return bound!;
+}
+
+/** Runs ISC dhclient once in the client namespace; the environment of its BOUND event (asserted present). */
+function dhclientLease(pair: NetnsPair, dir: string): Record<string, string> {
+  const hook = envScript(dir);
+  const run = pair.exec(pair.client, 'dhclient', ['-1', '-v', '-sf', hook.path, '-lf', join(dir, 'lease'), '-pf', join(dir, 'pid'), pair.clientIf], { timeoutMs: 20_000 });
+  killPidFile(join(dir, 'pid'));
+  expect(run.status, run.stderr).toBe(0);
+  const bound = hook.read().find((e) => e.reason === 'BOUND');
+  expect(bound, JSON.stringify(hook.read())).toBeDefined();
+  return bound!;
+}
 
 function baseConfig(mode: string) {
   return { mode, port: 67, proxyPort: 4011, httpBaseUrl: HTTP, declineSeconds: 600, ipxeNoProxyWait: true };

@@ -25,7 +25,8 @@ export const BootSettingsSchema = Type.Object(
 );
 export type BootSettings = Static<typeof BootSettingsSchema>;
 
-const defaultSettings: BootSettings = {
+/** The settings when the config gives none (the schema's defaults). */
+export const defaultBootSettings: BootSettings = {
   loopGuardLimit: 5,
   timelineLimit: 500,
   registration: { kernel: 'registration/vmlinuz', initrd: ['registration/initrd.img'], cmdline: 'console=tty0 console=ttyS0,115200' },
@@ -44,7 +45,7 @@ export class BootPlanner {
   readonly #store: Store;
   readonly #settings: BootSettings;
 
-  constructor(store: Store, settings: BootSettings = defaultSettings) {
+  constructor(store: Store, settings: BootSettings = defaultBootSettings) {
     this.#store = store;
     this.#settings = settings;
   }

@@ -136,7 +136,7 @@ export class IpClaims {
           released++;
         } catch (error) {
           // One provider that cannot release now must not stop the pass for every other claim.
-          const message = error instanceof Error ? error.message : String(error);
+          const message = messageOf(error);
           await this.#store.ipClaims.setStatus(claim.id, { ...claim.status, error: `release failed: ${message}` });
         }
         continue;
@@ -148,7 +148,7 @@ export class IpClaims {
         try {
           if ((await this.#allocate(pool, claim, signal)).status.phase === 'bound') bound++;
         } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
+          const message = messageOf(error);
           const attempts = (claim.status.attempts ?? 0) + 1;
           const nextAttemptAt = new Date(now.getTime() + Math.min(RETRY_BASE_MS * 2 ** (attempts - 1), RETRY_MAX_MS)).toISOString();
           await this.#store.ipClaims.setStatus(claim.id, { ...claim.status, phase: 'failed', error: message, attempts, nextAttemptAt });
@@ -204,7 +204,7 @@ export class IpClaims {
       const refused = refusal(error);
       if (refused) throw refused;
       // Unreachable provider and the like: the claim waits, with the reason, for the reconcile loop.
-      const message = error instanceof Error ? error.message : String(error);
+      const message = messageOf(error);
       const attempts = (claim.status.attempts ?? 0) + 1;
       const delayMs = Math.min(RETRY_BASE_MS * 2 ** (attempts - 1), RETRY_MAX_MS);
       return this.#store.ipClaims.setStatus(claim.id, {
@@ -255,4 +255,8 @@ function refusal(error: unknown): MetalplaneError | undefined {
   if (original instanceof PoolExhaustedError || original instanceof InputError) return original;
   if (original instanceof MetalplaneError && original.code === 'conflict') return original;
   return undefined;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
-import { BootPlanner, BootSettingsSchema } from '../boot/boot-planner.js';
+import { BootPlanner, BootSettingsSchema, defaultBootSettings } from '../boot/boot-planner.js';
 import { BootRecorder } from '../boot/timeline.js';
 import { ConfigurationError, MetalplaneError, PluginError } from '../errors.js';
 import { EventBus } from '../events/event-bus.js';
@@ -208,13 +208,9 @@ export class Metalplane implements AsyncDisposable {
     this.#state = 'starting';
     try {
       this.#store = await Store.open(this.config.store);
-      this.#bootPlanner = new BootPlanner(this.#store, this.config.boot);
-      this.#bootRecorder = new BootRecorder(
-        this.#store,
-        this.events,
-        { loopGuardLimit: this.config.boot?.loopGuardLimit ?? 5, timelineLimit: this.config.boot?.timelineLimit ?? 500 },
-        this.logger.child({ component: 'boot' }),
-      );
+      const boot = this.config.boot ?? defaultBootSettings;
+      this.#bootPlanner = new BootPlanner(this.#store, boot);
+      this.#bootRecorder = new BootRecorder(this.#store, this.events, boot, this.logger.child({ component: 'boot' }));
       this.#ipClaims = new IpClaims(this.#store, this.events, () => this.getAll(ipamExtensionPoint));
       this.#container = rootContainer.createChildContainer();
       this.#registerCore(this.#container, this.#store);
@@ -326,13 +322,8 @@ export class Metalplane implements AsyncDisposable {
   /** Services whose instance depends on who asks for it. */
   #pluginScoped(ref: AnyServiceRef, pluginId: string): unknown {
     if (ref.id === coreServices.logger.id) return this.logger.child({ plugin: pluginId });
-    if (ref.id === coreServices.http.id) {
-      const prefix = `/api/v1/plugins/${pluginId}`;
-      const http: HttpRoutes = { prefix, register: (routes) => this.#routes.push({ pluginId, prefix, routes }) };
-      return http;
-    }
-    if (ref.id === coreServices.bootHttp.id) {
-      const prefix = '/boot';
+    if (ref.id === coreServices.http.id || ref.id === coreServices.bootHttp.id) {
+      const prefix = ref.id === coreServices.http.id ? `/api/v1/plugins/${pluginId}` : '/boot';
       const http: HttpRoutes = { prefix, register: (routes) => this.#routes.push({ pluginId, prefix, routes }) };
       return http;
     }

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ConflictError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
+import type { OsState } from '../extension-points/os.js';
 import type { Logger } from '../logger.js';
 import { machineMacs, type IdentityKey, type Machine } from '../model/machine.js';
 import type { Store } from '../store/store.js';
@@ -66,7 +67,7 @@ export interface BootObservation {
 
 /** What the installed OS says about itself (see `OsHealth` of the OS extension point). */
 export interface OsReport {
-  readonly state: 'installed' | 'maintenance' | 'unreachable';
+  readonly state: OsState;
   readonly detail?: string;
   /** Who reports: `agent`, `api`, a plugin id. */
   readonly actor: string;

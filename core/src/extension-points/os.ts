@@ -8,9 +8,12 @@ export interface DrainResult {
   readonly detail?: string;
 }
 
+/** How an installed OS can be: `installed` means it answered in its normal mode (this is what consumes a `once` intent). */
+export const OsStates = ['unreachable', 'maintenance', 'installed'] as const;
+export type OsState = (typeof OsStates)[number];
+
 export interface OsHealth {
-  /** `installed`: the OS answered in its normal mode (this is what consumes a `once` intent). */
-  readonly state: 'unreachable' | 'maintenance' | 'installed';
+  readonly state: OsState;
   readonly detail?: string;
 }
 

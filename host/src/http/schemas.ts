@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 
 export const ErrorResponseSchema = Type.Object(
   {
@@ -22,6 +22,11 @@ export const PageQuerySchema = {
   /** Opaque cursor from the previous page's `next`. */
   continue: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
 };
+
+/** One page of a paged list: pass `next` as `continue` for the following page; null on the last. */
+export function PageSchema<T extends TSchema>(item: T) {
+  return Type.Object({ items: Type.Array(item), next: Type.Union([Type.String(), Type.Null()]) });
+}
 
 export const ResourceVersionField = Type.Integer({
   minimum: 1,

@@ -13,7 +13,7 @@ import {
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { PageQuerySchema, ResourceVersionField, errorResponses } from '../schemas.js';
+import { errorResponses, PageQuerySchema, PageSchema, ResourceVersionField } from '../schemas.js';
 
 const NameParams = Type.Object({ name: ResourceNameSchema });
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
@@ -96,7 +96,7 @@ export async function ipamRoutes(app: FastifyInstance, metalplane: Metalplane): 
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ items: Type.Array(IpClaimSchema), next: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses },
+        response: { 200: PageSchema(IpClaimSchema), ...errorResponses },
       },
     },
     async (request) => {

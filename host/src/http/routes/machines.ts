@@ -9,6 +9,7 @@ import {
   MachineAddressSchema,
   MachineSchema,
   MachineSpecSchema,
+  OsStates,
   normalizeMac,
   parseByteQuantity,
   staleVersionError,
@@ -19,7 +20,7 @@ import {
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { PageQuerySchema, ResourceVersionField, errorResponses } from '../schemas.js';
+import { errorResponses, PageQuerySchema, PageSchema, ResourceVersionField } from '../schemas.js';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
@@ -72,7 +73,7 @@ export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ items: Type.Array(MachineSchema), next: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses },
+        response: { 200: PageSchema(MachineSchema), ...errorResponses },
       },
     },
     async (request) => {
@@ -252,7 +253,7 @@ export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane
         description: 'Answers "why did it not boot?": each step says what was asked and what was served. Page with `continue`.',
         params: IdParams,
         querystring: Type.Object({ ...PageQuerySchema }, { additionalProperties: false }),
-        response: { 200: Type.Object({ items: Type.Array(BootEventSchema), next: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses },
+        response: { 200: PageSchema(BootEventSchema), ...errorResponses },
       },
     },
     async (request) => {
@@ -289,7 +290,7 @@ export async function machineRoutes(app: FastifyInstance, metalplane: Metalplane
         params: IdParams,
         body: Type.Object(
           {
-            state: Type.Union([Type.Literal('installed'), Type.Literal('maintenance'), Type.Literal('unreachable')]),
+            state: Type.Union(OsStates.map((state) => Type.Literal(state))),
             detail: Type.Optional(Type.String({ maxLength: 2000 })),
           },
           { additionalProperties: false },
